@@ -1,0 +1,46 @@
+{
+  "variables": {
+    # Opt-in: build the kqueue backend on Linux against libkqueue (see README).
+    "with_libkqueue%": "<!(node -p \"process.env.NATIVE_SELECTORS_LIBKQUEUE || ''\")",
+    "libkqueue_dir%": "<!(node -p \"process.env.LIBKQUEUE_DIR || ''\")"
+  },
+  "targets": [
+    {
+      "target_name": "native_selectors",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/selector.cc",
+        "native/signals.cc",
+        "native/socket.cc",
+        "native/epoll.cc",
+        "native/kqueue.cc",
+        "native/poll.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-rtti"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0",
+        "GCC_ENABLE_CPP_EXCEPTIONS": "NO"
+      },
+      "conditions": [
+        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
+          "defines": ["NS_HAVE_KQUEUE"]
+        }],
+        ["OS=='linux' and with_libkqueue!='' and libkqueue_dir!=''", {
+          "defines": ["NS_HAVE_KQUEUE"],
+          "include_dirs": ["<(libkqueue_dir)/include/kqueue", "<(libkqueue_dir)/include"],
+          "libraries": ["-L<(libkqueue_dir)/lib", "-Wl,-rpath,<(libkqueue_dir)/lib", "-lkqueue", "-lpthread"]
+        }],
+        ["OS=='linux' and with_libkqueue!='' and libkqueue_dir==''", {
+          "defines": ["NS_HAVE_KQUEUE"],
+          "cflags_cc": ["<!@(pkg-config --cflags libkqueue)"],
+          "libraries": ["<!@(pkg-config --libs libkqueue)"]
+        }]
+      ]
+    }
+  ]
+}

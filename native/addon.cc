@@ -1,0 +1,79 @@
+// Module init and the shared argument checks. The addon is context-aware:
+// nothing here is per-process, so each worker_threads Environment loads its
+// own copy of the exports.
+#include <cmath>
+
+#include "addon.h"
+
+namespace ns {
+
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out) {
+  napi_value v = info[i];
+  double d;
+  if (napi_get_value_double(info.Env(), v, &d) != napi_ok || !std::isfinite(d) ||
+      d != std::trunc(d) || d < -2147483648.0 || d > 2147483647.0) {
+    Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a 32-bit integer")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<int>(d);
+  return true;
+}
+
+bool ArgDouble(const Napi::CallbackInfo& info, size_t i, double* out) {
+  if (napi_get_value_double(info.Env(), info[i], out) != napi_ok) {
+    Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length) {
+  Napi::Env env = info.Env();
+  napi_value v = info[i];
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  if (!is_typed) {
+    Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a Uint8Array")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t count;
+  void* base;
+  napi_get_typedarray_info(env, v, &type, &count, &base, nullptr, nullptr);
+  if (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array) {
+    Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a Uint8Array")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  double offset, len;
+  if (napi_get_value_double(env, info[i + 1], &offset) != napi_ok ||
+      napi_get_value_double(env, info[i + 2], &len) != napi_ok || !(offset >= 0) || !(len >= 0) ||
+      offset != std::trunc(offset) || len != std::trunc(len) ||
+      offset + len > static_cast<double>(count)) {
+    Napi::RangeError::New(env, "byte range is outside the buffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  // A detached buffer reports a null base and zero length; a zero-length
+  // range over it is harmless, anything else was rejected above.
+  *data = static_cast<uint8_t*>(base) + static_cast<size_t>(offset);
+  *length = static_cast<size_t>(len);
+  return true;
+}
+
+}  // namespace ns
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ns::InitErrors(env, exports);
+  ns::InitSelector(env, exports);
+  ns::InitSocket(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(native_selectors, Init)

@@ -1,0 +1,34 @@
+// Shared declarations between the addon's files: argument checks and the
+// per-file Init hooks that addon.cc calls. Native functions are internal
+// (src/ validates and names arguments for users); these checks are the
+// second line that keeps a direct caller from touching bad memory.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+
+namespace ns {
+
+// Each reads argument i, or throws a TypeError and returns false.
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, int* out);
+bool ArgDouble(const Napi::CallbackInfo& info, size_t i, double* out);
+// A Uint8Array (or Buffer) at i with an offset at i + 1 and a length at
+// i + 2: the byte range is checked to lie inside the array.
+bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length);
+
+// Negative errno as a JS number: the "no exception" failure convention of
+// every native call that can fail in the ordinary course (EAGAIN above all).
+inline Napi::Value Errno(Napi::Env env, int err) { return Napi::Number::New(env, -err); }
+
+void InitErrors(Napi::Env env, Napi::Object exports);
+void InitSelector(Napi::Env env, Napi::Object exports);
+void InitSocket(Napi::Env env, Napi::Object exports);
+
+// Process-wide signal watching (signals.cc). The handler writes the signal
+// number as one byte to every watching wake-up pipe.
+int WatchSignal(int signo, int wake_fd);    // 0 or errno
+void UnwatchSignal(int signo, int wake_fd);
+void UnwatchAllSignals(int wake_fd);
+
+}  // namespace ns

@@ -1,0 +1,341 @@
+// The native half of Selector: owns a Backend plus the wake-up pipe that
+// every selector carries (for signals and for waking a blocked select), and
+// runs the one wait loop that handles EINTR and deadlines for all backends.
+// The fd -> key table and every policy decision live in src/selector.ts.
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "addon.h"
+#include "backend.h"
+
+namespace ns {
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int OpenWakePipe(int fds[2]) {
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
+#else
+  if (pipe(fds) != 0) return errno;
+  for (int i = 0; i < 2; i++) {
+    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+  }
+#endif
+  return 0;
+}
+
+class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeSelector",
+                       {
+                           InstanceMethod<&NativeSelector::Fileno>("fileno"),
+                           InstanceMethod<&NativeSelector::Add>("add"),
+                           InstanceMethod<&NativeSelector::Modify>("modify"),
+                           InstanceMethod<&NativeSelector::Remove>("remove"),
+                           InstanceMethod<&NativeSelector::Wait>("wait"),
+                           InstanceMethod<&NativeSelector::Wakeup>("wakeup"),
+                           InstanceMethod<&NativeSelector::WatchSignal>("watchSignal"),
+                           InstanceMethod<&NativeSelector::UnwatchSignal>("unwatchSignal"),
+                           InstanceMethod<&NativeSelector::TakeSignals>("takeSignals"),
+                           InstanceMethod<&NativeSelector::StartWatch>("startWatch"),
+                           InstanceMethod<&NativeSelector::StopWatch>("stopWatch"),
+                           InstanceMethod<&NativeSelector::Close>("close"),
+                       });
+  }
+
+  // new NativeSelector(backend: 'epoll' | 'kqueue' | 'poll')
+  explicit NativeSelector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSelector>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) {
+      Napi::TypeError::New(env, "backend must be a string").ThrowAsJavaScriptException();
+      return;
+    }
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    int err = 0;
+    if (name == "epoll") {
+      backend_ = MakeEpollBackend(&err);
+    } else if (name == "kqueue") {
+      backend_ = MakeKqueueBackend(&err);
+    } else if (name == "poll") {
+      backend_ = MakePollBackend(&err);
+    } else {
+      Napi::RangeError::New(env, "unknown backend: " + name).ThrowAsJavaScriptException();
+      return;
+    }
+    if (!backend_) {
+      ThrowSetupError(env, err, name.c_str());
+      return;
+    }
+    err = OpenWakePipe(wake_);
+    if (err == 0) err = backend_->Add(wake_[0], kEventRead);
+    if (err != 0) {
+      ThrowSetupError(env, err, "wake-up pipe");
+      Release();
+    }
+  }
+
+  ~NativeSelector() override { Release(); }
+
+ private:
+  static void ThrowSetupError(Napi::Env env, int err, const char* what) {
+    Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.ThrowAsJavaScriptException();
+  }
+
+  bool Open(Napi::Env env) {
+    if (backend_) return true;
+    Napi::Error::New(env, "selector is closed").ThrowAsJavaScriptException();
+    return false;
+  }
+
+  Napi::Value Fileno(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), backend_ ? backend_->Fd() : -1);
+  }
+
+  // add(fd, events) -> 0 | -errno
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    int fd, events;
+    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
+    if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), fd < 0 ? EBADF : EEXIST);
+    int err = backend_->Add(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite));
+    return Napi::Number::New(info.Env(), -err);
+  }
+
+  // modify(fd, oldEvents, events) -> 0 | -errno
+  Napi::Value Modify(const Napi::CallbackInfo& info) {
+    int fd, old_events, events;
+    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) ||
+        !ArgInt(info, 2, &events))
+      return {};
+    if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), EBADF);
+    uint32_t all = kEventRead | kEventWrite;
+    int err = backend_->Modify(fd, static_cast<uint32_t>(old_events) & all,
+                               static_cast<uint32_t>(events) & all);
+    return Napi::Number::New(info.Env(), -err);
+  }
+
+  // remove(fd, events) -> 0 | -errno. The caller forgets the fd either way:
+  // the OS may already have dropped it (closed fd).
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
+    int fd, events;
+    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
+    if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), EBADF);
+    int err = backend_->Remove(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite));
+    return Napi::Number::New(info.Env(), -err);
+  }
+
+  // wait(timeoutMs, ready: Int32Array) -> count | -errno
+  // timeoutMs < 0 blocks, 0 polls. Writes (fd, mask) pairs into `ready`,
+  // which the caller owns and reuses, so a select allocates nothing here.
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double timeout_ms;
+    if (!Open(env) || !ArgDouble(info, 0, &timeout_ms)) return {};
+    if (!info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      Napi::TypeError::New(env, "ready must be an Int32Array").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Int32Array ready = info[1].As<Napi::Int32Array>();
+    int capacity = static_cast<int>(ready.ElementLength() / 2);
+    if (capacity < 1) {
+      Napi::RangeError::New(env, "ready must hold at least one event").ThrowAsJavaScriptException();
+      return {};
+    }
+    auto* out = reinterpret_cast<ReadyEvent*>(ready.Data());
+
+    int64_t timeout_ns = -1;
+    if (timeout_ms == 0 || std::isnan(timeout_ms)) {
+      timeout_ns = 0;
+    } else if (timeout_ms > 0) {
+      double ns = std::ceil(timeout_ms * 1e6);
+      timeout_ns = ns > 9.2e18 ? INT64_MAX / 2 : static_cast<int64_t>(ns);
+    }
+    const int64_t deadline = timeout_ns > 0 ? MonotonicNs() + timeout_ns : 0;
+
+    for (;;) {
+      int n = backend_->Wait(timeout_ns, out, capacity);
+      if (n < 0 && n != -EINTR) return Errno(env, -n);
+      bool woken = false;
+      int count = 0;
+      for (int i = 0; i < n; i++) {
+        if (out[i].fd == wake_[0]) {
+          DrainWakePipe();
+          woken = true;
+        } else if (out[i].mask != 0) {
+          out[count++] = out[i];
+        }
+      }
+      if (count > 0 || woken || timeout_ns == 0) return Napi::Number::New(env, count);
+      if (timeout_ns > 0) {
+        // EINTR, or a wake-up from the primitive before the deadline (timer
+        // slack): wait again for what is left, never return early empty.
+        int64_t left = deadline - MonotonicNs();
+        if (left <= 0) return Napi::Number::New(env, 0);
+        timeout_ns = left;
+      }
+    }
+  }
+
+  void DrainWakePipe() {
+    uint8_t buf[64];
+    for (;;) {
+      ssize_t n = read(wake_[0], buf, sizeof buf);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        return;
+      }
+      for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] != 0 && buf[i] < 64) pending_signals_ |= uint64_t{1} << buf[i];
+      }
+    }
+  }
+
+  // wakeup(): makes a blocked or the next wait return. A full pipe already
+  // guarantees that, so EAGAIN is success.
+  Napi::Value Wakeup(const Napi::CallbackInfo& info) {
+    if (wake_[1] >= 0) {
+      uint8_t zero = 0;
+      while (write(wake_[1], &zero, 1) < 0 && errno == EINTR) {
+      }
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WatchSignal(const Napi::CallbackInfo& info) {
+    int signo;
+    if (!Open(info.Env()) || !ArgInt(info, 0, &signo)) return {};
+    return Napi::Number::New(info.Env(), -ns::WatchSignal(signo, wake_[1]));
+  }
+
+  Napi::Value UnwatchSignal(const Napi::CallbackInfo& info) {
+    int signo;
+    if (!ArgInt(info, 0, &signo)) return {};
+    if (wake_[1] >= 0) ns::UnwatchSignal(signo, wake_[1]);
+    return info.Env().Undefined();
+  }
+
+  // takeSignals() -> signal numbers delivered since the last call.
+  Napi::Value TakeSignals(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (pending_signals_ == 0) return Napi::Array::New(env, 0);
+    // A signal may still sit in the pipe if select has not run since.
+    if (wake_[0] >= 0) DrainWakePipe();
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (int s = 1; s < 64; s++) {
+      if (pending_signals_ & (uint64_t{1} << s)) out.Set(k++, Napi::Number::New(env, s));
+    }
+    pending_signals_ = 0;
+    return out;
+  }
+
+  // startWatch(callback): libuv calls `callback` on this thread whenever the
+  // backend fd is readable, i.e. an event is pending, so the selector can be
+  // driven from Node's own loop without blocking it.
+  Napi::Value StartWatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Open(env)) return {};
+    if (!info[0].IsFunction()) {
+      Napi::TypeError::New(env, "callback must be a function").ThrowAsJavaScriptException();
+      return {};
+    }
+    int fd = backend_->Fd();
+    if (fd < 0) return Errno(env, ENOTSUP);
+    if (watch_ == nullptr) {
+      uv_loop_t* loop = nullptr;
+      if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Errno(env, ENOTSUP);
+      watch_ = new uv_poll_t;
+      int err = uv_poll_init(loop, watch_, fd);
+      if (err != 0) {
+        delete watch_;
+        watch_ = nullptr;
+        return Napi::Number::New(env, err);  // libuv errors are already -errno
+      }
+      watch_->data = this;
+    }
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    int err = uv_poll_start(watch_, UV_READABLE, OnReadable);
+    return Napi::Number::New(env, err);
+  }
+
+  static void OnReadable(uv_poll_t* handle, int, int) {
+    auto* self = static_cast<NativeSelector*>(handle->data);
+    if (self->callback_.IsEmpty()) return;
+    Napi::Env env = self->callback_.Env();
+    Napi::HandleScope scope(env);
+    // MakeCallback, not Call: this is a fresh entry from the event loop, so
+    // microtasks and nextTicks must run after it, as for any Node callback.
+    self->callback_.MakeCallback(env.Global(), {});
+  }
+
+  Napi::Value StopWatch(const Napi::CallbackInfo& info) {
+    StopWatching();
+    return info.Env().Undefined();
+  }
+
+  void StopWatching() {
+    if (watch_ != nullptr) {
+      uv_poll_stop(watch_);
+      watch_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(watch_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      watch_ = nullptr;
+    }
+    callback_.Reset();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  // Closes everything exactly once; also the finalizer's safety net for a
+  // selector that was garbage-collected unclosed.
+  void Release() {
+    StopWatching();
+    if (wake_[1] >= 0) UnwatchAllSignals(wake_[1]);
+    if (backend_) {
+      backend_->Close();
+      backend_.reset();
+    }
+    for (int& fd : wake_) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  }
+
+  std::unique_ptr<Backend> backend_;
+  int wake_[2] = {-1, -1};
+  uint64_t pending_signals_ = 0;
+  uv_poll_t* watch_ = nullptr;
+  Napi::FunctionReference callback_;
+};
+
+}  // namespace
+
+void InitSelector(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeSelector", NativeSelector::Define(env));
+  Napi::Array backends = Napi::Array::New(env);
+  uint32_t k = 0;
+  if (HasEpollBackend()) backends.Set(k++, "epoll");
+  if (HasKqueueBackend()) backends.Set(k++, "kqueue");
+  backends.Set(k++, "poll");
+  exports.Set("backends", backends);
+}
+
+}  // namespace ns

@@ -1,0 +1,467 @@
+// Socket system calls, one thin function each. They take and return plain
+// fds; the Socket class, blocking policy and argument checks for users are
+// in src/socket.ts. Failures come back as -errno (see addon.h), so the hot
+// calls (recv, send, accept) never throw on EAGAIN.
+//
+// Every fd made here is close-on-exec, and no send can raise SIGPIPE:
+// MSG_NOSIGNAL where it exists, SO_NOSIGPIPE on the socket elsewhere.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "addon.h"
+
+namespace ns {
+namespace {
+
+#if defined(MSG_NOSIGNAL)
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
+
+// Marks a new fd close-on-exec (and SIGPIPE-free) where the creating call
+// could not do it atomically.
+void PrepareFd(int fd) {
+#if !defined(SOCK_CLOEXEC)
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+#if defined(SO_NOSIGPIPE)
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+  (void)fd;
+}
+
+int WithCloexec(int type) {
+#if defined(SOCK_CLOEXEC)
+  return type | SOCK_CLOEXEC;
+#else
+  return type;
+#endif
+}
+
+// sockaddr -> JS address: [host, port] for IP, the path for AF_UNIX ('' when
+// unnamed; abstract Linux names keep their leading NUL).
+Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& ss, socklen_t len) {
+  char host[INET6_ADDRSTRLEN + 16];
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+    Napi::Array a = Napi::Array::New(env, 2);
+    a.Set(0u, host);
+    a.Set(1u, ntohs(sin->sin_port));
+    return a;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &sin6->sin6_addr, host, INET6_ADDRSTRLEN);
+    std::string h(host);
+    if (sin6->sin6_scope_id != 0) h += "%" + std::to_string(sin6->sin6_scope_id);
+    Napi::Array a = Napi::Array::New(env, 2);
+    a.Set(0u, h);
+    a.Set(1u, ntohs(sin6->sin6_port));
+    return a;
+  }
+  if (ss.ss_family == AF_UNIX) {
+    const auto* sun = reinterpret_cast<const sockaddr_un*>(&ss);
+    size_t offset = offsetof(sockaddr_un, sun_path);
+    if (len <= offset) return Napi::String::New(env, "");
+    size_t n = len - offset;
+    if (sun->sun_path[0] != '\0') n = strnlen(sun->sun_path, n);
+    return Napi::String::New(env, sun->sun_path, n);
+  }
+  return env.Null();
+}
+
+// A sockaddr travels between calls as the Buffer made by getaddrinfo() or
+// unixAddress(); reading one back checks its size.
+bool ArgSockaddr(const Napi::CallbackInfo& info, size_t i, const sockaddr** sa, socklen_t* len) {
+  if (!info[i].IsBuffer()) {
+    Napi::TypeError::New(info.Env(), "address must be a sockaddr Buffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  auto buf = info[i].As<Napi::Buffer<uint8_t>>();
+  if (buf.Length() < sizeof(sa_family_t) || buf.Length() > sizeof(sockaddr_storage)) {
+    Napi::RangeError::New(info.Env(), "address has a bad size").ThrowAsJavaScriptException();
+    return false;
+  }
+  *sa = reinterpret_cast<const sockaddr*>(buf.Data());
+  *len = static_cast<socklen_t>(buf.Length());
+  return true;
+}
+
+Napi::Value Socket(const Napi::CallbackInfo& info) {
+  int family, type, proto;
+  if (!ArgInt(info, 0, &family) || !ArgInt(info, 1, &type) || !ArgInt(info, 2, &proto)) return {};
+  int fd = socket(family, WithCloexec(type), proto);
+  if (fd < 0) return Errno(info.Env(), errno);
+  PrepareFd(fd);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int family, type, proto, fds[2];
+  if (!ArgInt(info, 0, &family) || !ArgInt(info, 1, &type) || !ArgInt(info, 2, &proto)) return {};
+  if (socketpair(family, WithCloexec(type), proto, fds) != 0) return Errno(info.Env(), errno);
+  PrepareFd(fds[0]);
+  PrepareFd(fds[1]);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  // Never retried on EINTR: on Linux the fd is gone either way, and a retry
+  // could close a number another thread has just been given.
+  int r = close(fd);
+  return Napi::Number::New(info.Env(), r == 0 || errno == EINTR ? 0 : -errno);
+}
+
+Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  bool blocking = info[1].ToBoolean();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return Errno(info.Env(), errno);
+  int next = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+  if (next != flags && fcntl(fd, F_SETFL, next) < 0) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
+Napi::Value GetBlocking(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), (flags & O_NONBLOCK) ? 0 : 1);
+}
+
+// getaddrinfo(host, port, family, type, passive) -> [[family, sockaddr]...]
+// or the resolver's message. Blocking, like Python's socket module.
+Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int port, family, type;
+  if (!info[0].IsString()) {
+    Napi::TypeError::New(env, "host must be a string").ThrowAsJavaScriptException();
+    return {};
+  }
+  if (!ArgInt(info, 1, &port) || !ArgInt(info, 2, &family) || !ArgInt(info, 3, &type)) return {};
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  bool passive = info[4].ToBoolean();
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = type;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  std::string service = std::to_string(port);
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0) {
+    const char* msg = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
+    return Napi::String::New(env, msg);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    Napi::Array entry = Napi::Array::New(env, 2);
+    entry.Set(0u, ai->ai_family);
+    entry.Set(1u, Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(ai->ai_addr), ai->ai_addrlen));
+    out.Set(k++, entry);
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
+// unixAddress(path: Buffer) -> sockaddr_un Buffer | -ENAMETOOLONG. A path
+// that starts with NUL is a Linux abstract name and keeps its exact length.
+Napi::Value UnixAddress(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBuffer()) {
+    Napi::TypeError::New(info.Env(), "path must be a Buffer").ThrowAsJavaScriptException();
+    return {};
+  }
+  auto path = info[0].As<Napi::Buffer<uint8_t>>();
+  sockaddr_un sun{};
+  size_t max = sizeof sun.sun_path - (path.Length() > 0 && path.Data()[0] == 0 ? 0 : 1);
+  if (path.Length() > max) return Errno(info.Env(), ENAMETOOLONG);
+  sun.sun_family = AF_UNIX;
+  memcpy(sun.sun_path, path.Data(), path.Length());
+  size_t len = offsetof(sockaddr_un, sun_path) + path.Length();
+  if (path.Length() > 0 && path.Data()[0] != 0) len += 1;  // the terminating NUL
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<uint8_t*>(&sun), len);
+}
+
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  int fd;
+  const sockaddr* sa;
+  socklen_t len;
+  if (!ArgInt(info, 0, &fd) || !ArgSockaddr(info, 1, &sa, &len)) return {};
+  return Napi::Number::New(info.Env(), bind(fd, sa, len) == 0 ? 0 : -errno);
+}
+
+// connect: an EINTR'd connect keeps going in the kernel, so (as PEP 475
+// does) wait for it to finish instead of calling connect again. On a
+// non-blocking socket the EINPROGRESS goes back to the caller.
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  int fd;
+  const sockaddr* sa;
+  socklen_t len;
+  if (!ArgInt(info, 0, &fd) || !ArgSockaddr(info, 1, &sa, &len)) return {};
+  if (connect(fd, sa, len) == 0) return Napi::Number::New(info.Env(), 0);
+  if (errno != EINTR) return Errno(info.Env(), errno);
+  pollfd p{fd, POLLOUT, 0};
+  while (poll(&p, 1, -1) < 0) {
+    if (errno != EINTR) return Errno(info.Env(), errno);
+  }
+  int err = 0;
+  socklen_t errlen = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0) err = errno;
+  return Napi::Number::New(info.Env(), -err);
+}
+
+Napi::Value Listen(const Napi::CallbackInfo& info) {
+  int fd, backlog;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &backlog)) return {};
+  return Napi::Number::New(info.Env(), listen(fd, backlog) == 0 ? 0 : -errno);
+}
+
+// accept(fd) -> [newFd, address] | -errno. The new socket is blocking, as
+// Python's accept() gives it.
+Napi::Value Accept(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  sockaddr_storage ss;
+  socklen_t len;
+  int conn;
+  do {
+    len = sizeof ss;
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    conn = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+#else
+    conn = accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+#endif
+  } while (conn < 0 && errno == EINTR);
+  if (conn < 0) return Errno(info.Env(), errno);
+#if !defined(__linux__) && !defined(__FreeBSD__) && !defined(__NetBSD__) && !defined(__OpenBSD__)
+  fcntl(conn, F_SETFD, FD_CLOEXEC);
+  // BSD accept() inherits O_NONBLOCK from the listener; Python's does not.
+  fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK);
+#endif
+  PrepareFd(conn);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, conn);
+  a.Set(1u, AddressValue(info.Env(), ss, len));
+  return a;
+}
+
+// recvInto(fd, bytes, offset, length, flags) -> n | -errno
+Napi::Value RecvInto(const Napi::CallbackInfo& info) {
+  int fd, flags;
+  uint8_t* data;
+  size_t length;
+  if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
+  ssize_t n;
+  do {
+    n = recv(fd, data, length, flags);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
+// recvFrom(fd, bytes, offset, length, flags) -> [n, address] | -errno
+Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
+  int fd, flags;
+  uint8_t* data;
+  size_t length;
+  if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
+  sockaddr_storage ss;
+  socklen_t len;
+  ssize_t n;
+  do {
+    len = sizeof ss;
+    n = recvfrom(fd, data, length, flags, reinterpret_cast<sockaddr*>(&ss), &len);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Errno(info.Env(), errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, static_cast<double>(n));
+  a.Set(1u, len > 0 ? AddressValue(info.Env(), ss, len) : info.Env().Null());
+  return a;
+}
+
+// send(fd, bytes, offset, length, flags) -> n | -errno
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  int fd, flags;
+  uint8_t* data;
+  size_t length;
+  if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
+  ssize_t n;
+  do {
+    n = send(fd, data, length, flags | kSendFlags);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
+// sendTo(fd, bytes, offset, length, flags, sockaddr) -> n | -errno
+Napi::Value SendTo(const Napi::CallbackInfo& info) {
+  int fd, flags;
+  uint8_t* data;
+  size_t length;
+  const sockaddr* sa;
+  socklen_t salen;
+  if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags) ||
+      !ArgSockaddr(info, 5, &sa, &salen))
+    return {};
+  ssize_t n;
+  do {
+    n = sendto(fd, data, length, flags | kSendFlags, sa, salen);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  int fd, how;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &how)) return {};
+  return Napi::Number::New(info.Env(), shutdown(fd, how) == 0 ? 0 : -errno);
+}
+
+template <int (*Get)(int, sockaddr*, socklen_t*)>
+Napi::Value SocketAddress(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (Get(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return Errno(info.Env(), errno);
+  return AddressValue(info.Env(), ss, len);
+}
+
+// setsockopt(fd, level, name, bytes) -> 0 | -errno
+Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
+  int fd, level, name;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name)) return {};
+  if (!info[3].IsTypedArray() && !info[3].IsBuffer()) {
+    Napi::TypeError::New(info.Env(), "value must be a Uint8Array").ThrowAsJavaScriptException();
+    return {};
+  }
+  auto value = info[3].As<Napi::Uint8Array>();
+  int r = setsockopt(fd, level, name, value.Data(), static_cast<socklen_t>(value.ByteLength()));
+  return Napi::Number::New(info.Env(), r == 0 ? 0 : -errno);
+}
+
+// getsockopt(fd, level, name, buflen) -> Buffer (trimmed to what the kernel
+// wrote) | -errno
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
+  int fd, level, name, buflen;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name) ||
+      !ArgInt(info, 3, &buflen))
+    return {};
+  if (buflen < 0 || buflen > 1024) {
+    Napi::RangeError::New(info.Env(), "buflen must be within 0..1024").ThrowAsJavaScriptException();
+    return {};
+  }
+  uint8_t buf[1024];
+  socklen_t len = static_cast<socklen_t>(buflen);
+  if (getsockopt(fd, level, name, buf, &len) != 0) return Errno(info.Env(), errno);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), buf, len);
+}
+
+// waitFd(fd, events, timeoutMs) -> ready mask (0 on timeout) | -errno.
+// One fd, for blocking connect with a timeout; EINTR resumes with the time
+// that is left.
+Napi::Value WaitFd(const Napi::CallbackInfo& info) {
+  int fd, events;
+  double timeout_ms;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) || !ArgDouble(info, 2, &timeout_ms)) return {};
+  pollfd p{fd, 0, 0};
+  if (events & 1) p.events |= POLLIN;
+  if (events & 2) p.events |= POLLOUT;
+  timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  double left = timeout_ms;
+  for (;;) {
+    int ms = left < 0 ? -1 : static_cast<int>(std::ceil(std::fmin(left, 2147483647.0)));
+    int r = poll(&p, 1, ms);
+    if (r > 0) {
+      int mask = 0;
+      if (p.revents & (POLLIN | POLLERR | POLLHUP)) mask |= events & 1;
+      if (p.revents & (POLLOUT | POLLERR | POLLHUP)) mask |= events & 2;
+      if (p.revents & POLLNVAL) return Errno(info.Env(), EBADF);
+      return Napi::Number::New(info.Env(), mask);
+    }
+    if (r == 0) return Napi::Number::New(info.Env(), 0);
+    if (errno != EINTR) return Errno(info.Env(), errno);
+    if (timeout_ms >= 0) {
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      double spent = (now.tv_sec - start.tv_sec) * 1e3 + (now.tv_nsec - start.tv_nsec) / 1e6;
+      left = timeout_ms - spent;
+      if (left <= 0) return Napi::Number::New(info.Env(), 0);
+    }
+  }
+}
+
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+#define NS_CONST(name) c.Set(#name, Napi::Number::New(env, name));
+  NS_CONST(AF_INET) NS_CONST(AF_INET6) NS_CONST(AF_UNIX) NS_CONST(AF_UNSPEC)
+  NS_CONST(SOCK_STREAM) NS_CONST(SOCK_DGRAM)
+  NS_CONST(SOL_SOCKET) NS_CONST(SO_REUSEADDR) NS_CONST(SO_KEEPALIVE) NS_CONST(SO_RCVBUF)
+  NS_CONST(SO_SNDBUF) NS_CONST(SO_ERROR) NS_CONST(SO_LINGER) NS_CONST(SO_TYPE)
+  NS_CONST(SO_BROADCAST)
+  NS_CONST(IPPROTO_TCP) NS_CONST(IPPROTO_UDP) NS_CONST(IPPROTO_IP) NS_CONST(IPPROTO_IPV6)
+  NS_CONST(TCP_NODELAY) NS_CONST(IPV6_V6ONLY)
+  NS_CONST(SHUT_RD) NS_CONST(SHUT_WR) NS_CONST(SHUT_RDWR)
+  NS_CONST(MSG_PEEK) NS_CONST(MSG_OOB) NS_CONST(MSG_WAITALL) NS_CONST(MSG_DONTWAIT)
+  NS_CONST(SOMAXCONN)
+#if defined(SO_REUSEPORT)
+  NS_CONST(SO_REUSEPORT)
+#endif
+#undef NS_CONST
+  return c;
+}
+
+}  // namespace
+
+void InitSocket(Napi::Env env, Napi::Object exports) {
+  Napi::Object s = Napi::Object::New(env);
+#define NS_FN(name, fn) s.Set(name, Napi::Function::New<fn>(env, name));
+  NS_FN("socket", Socket)
+  NS_FN("socketpair", Socketpair)
+  NS_FN("close", Close)
+  NS_FN("setBlocking", SetBlocking)
+  NS_FN("getBlocking", GetBlocking)
+  NS_FN("getaddrinfo", GetAddrInfo)
+  NS_FN("unixAddress", UnixAddress)
+  NS_FN("bind", Bind)
+  NS_FN("connect", Connect)
+  NS_FN("listen", Listen)
+  NS_FN("accept", Accept)
+  NS_FN("recvInto", RecvInto)
+  NS_FN("recvFrom", RecvFrom)
+  NS_FN("send", Send)
+  NS_FN("sendTo", SendTo)
+  NS_FN("shutdown", Shutdown)
+  NS_FN("getsockname", SocketAddress<getsockname>)
+  NS_FN("getpeername", SocketAddress<getpeername>)
+  NS_FN("setsockopt", SetSockOpt)
+  NS_FN("getsockopt", GetSockOpt)
+  NS_FN("waitFd", WaitFd)
+#undef NS_FN
+  exports.Set("socket", s);
+  exports.Set("constants", Constants(env));
+}
+
+}  // namespace ns
