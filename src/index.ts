@@ -1,0 +1,15 @@
+// native-selectors: Python's selectors, sockets and an asyncio-shaped loop.
+export {
+  Selector, DefaultSelector, EpollSelector, KqueueSelector, PollSelector,
+  EVENT_READ, EVENT_WRITE, availableBackends, defaultBackend,
+  type SelectorKey, type FileObject, type BackendName, type SelectorOptions,
+} from './selector.js';
+export {
+  Socket, socketpair, createServer, createConnection, type Address, type ServerOptions,
+} from './socket.js';
+export {
+  OSError, BlockingIOError, ConnectionError, BrokenPipeError, ConnectionAbortedError,
+  ConnectionRefusedError, ConnectionResetError, FileExistsError, FileNotFoundError,
+  InterruptedError, PermissionError, TimeoutError, GaiError, KeyError, errno,
+} from './errors.js';
+export * from './constants.js';

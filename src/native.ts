@@ -1,0 +1,85 @@
+// Loads the compiled addon and describes its surface. Everything native
+// reports failure as a negative errno number (see native/addon.h); the
+// classes in this package turn those into typed errors.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** A (fd, mask) pair per ready fd, written by NativeSelector.wait. */
+export interface NativeSelector {
+  fileno(): number;
+  add(fd: number, events: number): number;
+  modify(fd: number, oldEvents: number, events: number): number;
+  remove(fd: number, events: number): number;
+  wait(timeoutMs: number, ready: Int32Array): number;
+  wakeup(): void;
+  watchSignal(signo: number): number;
+  unwatchSignal(signo: number): void;
+  takeSignals(): number[];
+  startWatch(callback: () => void): number;
+  stopWatch(): void;
+  close(): void;
+}
+
+/** A socket address as the kernel speaks it, made by getaddrinfo/unixAddress. */
+export type Sockaddr = Buffer;
+export type NativeAddress = string | [string, number] | null;
+
+export interface NativeSocketCalls {
+  socket(family: number, type: number, proto: number): number;
+  socketpair(family: number, type: number, proto: number): [number, number] | number;
+  close(fd: number): number;
+  setBlocking(fd: number, blocking: boolean): number;
+  getBlocking(fd: number): number;
+  getaddrinfo(host: string, port: number, family: number, type: number, passive: boolean):
+    Array<[number, Sockaddr]> | string;
+  unixAddress(path: Buffer): Sockaddr | number;
+  bind(fd: number, addr: Sockaddr): number;
+  connect(fd: number, addr: Sockaddr): number;
+  listen(fd: number, backlog: number): number;
+  accept(fd: number): [number, NativeAddress] | number;
+  recvInto(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
+  recvFrom(fd: number, buf: Uint8Array, offset: number, length: number, flags: number):
+    [number, NativeAddress] | number;
+  send(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
+  sendTo(fd: number, buf: Uint8Array, offset: number, length: number, flags: number, addr: Sockaddr): number;
+  shutdown(fd: number, how: number): number;
+  getsockname(fd: number): NativeAddress | number;
+  getpeername(fd: number): NativeAddress | number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+  getsockopt(fd: number, level: number, name: number, buflen: number): Buffer | number;
+  waitFd(fd: number, events: number, timeoutMs: number): number;
+}
+
+export interface NativeAddon {
+  errnoNames: Record<number, string>;
+  strerror(errno: number): string;
+  NativeSelector: new (backend: string) => NativeSelector;
+  backends: string[];
+  socket: NativeSocketCalls;
+  constants: Record<string, number>;
+}
+
+// src/ and dist/ both sit one level below the package root.
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+function load(): NativeAddon {
+  // An explicit path wins: CI and the sanitizer build point it at their own
+  // build folders (cmake-js, ASan) without touching build/.
+  const explicit = process.env.NATIVE_SELECTORS_ADDON;
+  if (explicit) return require(explicit) as NativeAddon;
+  try {
+    const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return gypBuild(packageRoot) as NativeAddon;
+  } catch (cause) {
+    throw new Error(
+      'native-selectors: no compiled addon was found for this platform. ' +
+        'Build it with `npm run build:native` (needs a C++ compiler and Python), ' +
+        'or set NATIVE_SELECTORS_ADDON to the path of a built native_selectors.node.',
+      { cause },
+    );
+  }
+}
+
+/** The addon, loaded once per thread (each worker gets its own instance). */
+export const native: NativeAddon = load();

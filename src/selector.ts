@@ -1,0 +1,278 @@
+// Selector: Python's `selectors` over the native backends. This file owns
+// the fd -> key table and all the policy (what is registered, what a
+// failure means); the native object only talks to the kernel.
+import { errorFromErrno, KeyError } from './errors.js';
+import { native, type NativeSelector } from './native.js';
+import { checkFd, checkTimeout, describe } from './validate.js';
+
+/** Interest in readability. */
+export const EVENT_READ = 1;
+/** Interest in writability. */
+export const EVENT_WRITE = 2;
+
+/** An fd, or anything with a `fileno()` that returns one (a `Socket`). */
+export type FileObject = number | { fileno(): number };
+
+/** The name of a readiness backend. */
+export type BackendName = 'epoll' | 'kqueue' | 'poll';
+
+/** What a selector remembers of one registered file object (immutable). */
+export interface SelectorKey<T = unknown> {
+  readonly fileobj: FileObject;
+  readonly fd: number;
+  readonly events: number;
+  readonly data: T;
+}
+
+/** Options for `new Selector()`. */
+export interface SelectorOptions {
+  /** The readiness backend; defaults to the platform's best. */
+  backend?: BackendName;
+}
+
+/** The backends this build of the addon has on this platform, best first. */
+export const availableBackends: readonly BackendName[] = Object.freeze(native.backends as BackendName[]);
+
+/** The backend `DefaultSelector` uses: epoll on Linux, kqueue on macOS/BSD, else poll. */
+export const defaultBackend: BackendName = process.platform === 'linux'
+  ? 'epoll'
+  : availableBackends.includes('kqueue') ? 'kqueue' : 'poll';
+
+const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
+const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
+
+/** Internal access to the native half, for the event loop. Not exported from the package. */
+export const nativeSelectorOf = Symbol('nativeSelector');
+
+function checkEvents(events: unknown): number {
+  if (typeof events !== 'number') {
+    throw new TypeError(`events must be EVENT_READ, EVENT_WRITE or both, got ${describe(events)}`);
+  }
+  if (!Number.isInteger(events) || events <= 0 || (events & ~(EVENT_READ | EVENT_WRITE)) !== 0) {
+    throw new RangeError(`Invalid events: ${describe(events)} (must be a non-zero mix of EVENT_READ and EVENT_WRITE)`);
+  }
+  return events;
+}
+
+/** The fd of a file object, checked as CPython's `_fileobj_to_fd` does. */
+export function fileobjToFd(fileobj: unknown, name = 'fileobj'): number {
+  let fd: unknown = fileobj;
+  if (typeof fileobj === 'object' && fileobj !== null && typeof (fileobj as { fileno?: unknown }).fileno === 'function') {
+    fd = (fileobj as { fileno(): unknown }).fileno();
+    if (typeof fd !== 'number') {
+      throw new TypeError(`${name}.fileno() must return an integer fd, got ${describe(fd)}`);
+    }
+  } else if (typeof fileobj !== 'number') {
+    throw new TypeError(`${name} must be an fd or an object with a fileno() method, got ${describe(fileobj)}`);
+  }
+  if (!Number.isInteger(fd) || (fd as number) < 0) {
+    throw new RangeError(`Invalid file descriptor: ${describe(fd)} (from ${name})`);
+  }
+  return checkFd(fd, name);
+}
+
+/** A read-only, live view of a selector's fd -> key table. */
+class SelectorMapping<T> implements ReadonlyMap<number, SelectorKey<T>> {
+  readonly #keys: Map<number, SelectorKey<T>>;
+  constructor(keys: Map<number, SelectorKey<T>>) {
+    this.#keys = keys;
+  }
+  get size(): number { return this.#keys.size; }
+  get(fd: number): SelectorKey<T> | undefined { return this.#keys.get(fd); }
+  has(fd: number): boolean { return this.#keys.has(fd); }
+  forEach(cb: (key: SelectorKey<T>, fd: number, map: ReadonlyMap<number, SelectorKey<T>>) => void, thisArg?: unknown): void {
+    this.#keys.forEach((key, fd) => cb.call(thisArg, key, fd, this));
+  }
+  keys(): MapIterator<number> { return this.#keys.keys(); }
+  values(): MapIterator<SelectorKey<T>> { return this.#keys.values(); }
+  entries(): MapIterator<[number, SelectorKey<T>]> { return this.#keys.entries(); }
+  [Symbol.iterator](): MapIterator<[number, SelectorKey<T>]> { return this.#keys.entries(); }
+}
+
+/**
+ * Waits for I/O readiness on many file objects at once, as Python's
+ * `selectors.DefaultSelector` (epoll on Linux, kqueue on macOS/BSD, or
+ * poll(2) when asked for).
+ */
+export class Selector<T = unknown> {
+  /** The backend in use. */
+  readonly backend: BackendName;
+  #native: NativeSelector | null;
+  readonly #keys = new Map<number, SelectorKey<T>>();
+  #mapping: SelectorMapping<T> | null;
+  // (fd, mask) pairs written by the native wait; grows with the key table
+  // (plus one slot for the wake-up pipe), reused by every select.
+  #ready = new Int32Array(2 * 64);
+
+  constructor(options?: SelectorOptions) {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new TypeError(`options must be an object, got ${describe(options)}`);
+    }
+    const backend = options?.backend ?? defaultBackend;
+    if (backend !== 'epoll' && backend !== 'kqueue' && backend !== 'poll') {
+      throw new RangeError(`options.backend must be 'epoll', 'kqueue' or 'poll', got ${describe(backend)}`);
+    }
+    if (!availableBackends.includes(backend)) {
+      throw new Error(`the ${backend} backend is not available on this platform (${process.platform}); ` +
+        `available: ${availableBackends.join(', ')}`);
+    }
+    this.backend = backend;
+    this.#native = new native.NativeSelector(backend);
+    this.#mapping = new SelectorMapping(this.#keys);
+  }
+
+  #open(): NativeSelector {
+    if (this.#native === null) throw new Error('I/O operation on a closed selector');
+    return this.#native;
+  }
+
+  // The registered key of a file object. A closed Socket's fileno() is -1,
+  // so, like CPython, fall back to finding the very object in the table.
+  #lookup(fileobj: FileObject): SelectorKey<T> {
+    let fd: number;
+    try {
+      fd = fileobjToFd(fileobj);
+    } catch (error) {
+      if (error instanceof RangeError && typeof fileobj === 'object') {
+        for (const key of this.#keys.values()) if (key.fileobj === fileobj) return key;
+        throw new KeyError(`${describe(fileobj)} is not registered`);
+      }
+      throw error;
+    }
+    const key = this.#keys.get(fd);
+    if (key === undefined) throw new KeyError(`${describe(fileobj)} (fd ${fd}) is not registered`);
+    return key;
+  }
+
+  /** Starts watching `fileobj` for `events`; returns its new key. */
+  register(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+    const handle = this.#open();
+    checkEvents(events);
+    const fd = fileobjToFd(fileobj);
+    if (this.#keys.has(fd)) {
+      throw new KeyError(`${describe(fileobj)} (fd ${fd}) is already registered`);
+    }
+    const rc = handle.add(fd, events);
+    if (rc < 0) throw errorFromErrno(-rc, syscallOf[this.backend]);
+    const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data: data as T });
+    this.#keys.set(fd, key);
+    if (2 * (this.#keys.size + 1) > this.#ready.length) {
+      this.#ready = new Int32Array(this.#ready.length * 2);
+    }
+    return key;
+  }
+
+  /**
+   * Stops watching `fileobj`; returns its key. Works after the fd was closed
+   * (the kernel may have forgotten it already; that is not an error).
+   */
+  unregister(fileobj: FileObject): SelectorKey<T> {
+    const handle = this.#open();
+    const key = this.#lookup(fileobj);
+    this.#keys.delete(key.fd);
+    handle.remove(key.fd, key.events);
+    return key;
+  }
+
+  /**
+   * Changes the events and data of a registered file object. Changing only
+   * `data` makes no system call. If the kernel refuses, the file object ends
+   * up unregistered, as in CPython.
+   */
+  modify(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+    const handle = this.#open();
+    checkEvents(events);
+    const key = this.#lookup(fileobj);
+    if (events !== key.events) {
+      const rc = handle.modify(key.fd, key.events, events);
+      if (rc < 0) {
+        this.#keys.delete(key.fd);
+        handle.remove(key.fd, key.events);
+        throw errorFromErrno(-rc, syscallOf[this.backend]);
+      }
+    } else if (data === key.data) {
+      return key;
+    }
+    const next: SelectorKey<T> = Object.freeze({ fileobj: key.fileobj, fd: key.fd, events, data: data as T });
+    this.#keys.set(key.fd, next);
+    return next;
+  }
+
+  /**
+   * Waits until some registered file objects are ready, or `timeout` ms pass
+   * (`null`/`undefined`: no limit; `<= 0`: just poll). Returns `[key, mask]`
+   * pairs, `mask` being the ready subset of `key.events`.
+   */
+  select(timeout?: number | null): Array<[SelectorKey<T>, number]> {
+    const handle = this.#open();
+    const ms = checkTimeout(timeout, 'timeout');
+    const ready = this.#ready;
+    const n = handle.wait(ms, ready);
+    if (n < 0) throw errorFromErrno(-n, waitSyscallOf[this.backend]);
+    const result: Array<[SelectorKey<T>, number]> = [];
+    const keys = this.#keys;
+    for (let i = 0; i < 2 * n; i += 2) {
+      const key = keys.get(ready[i]!);
+      if (key !== undefined) result.push([key, ready[i + 1]! & key.events]);
+    }
+    return result;
+  }
+
+  /** The key of a registered file object; throws `KeyError` if there is none. */
+  getKey(fileobj: FileObject): SelectorKey<T> {
+    this.#open();
+    return this.#lookup(fileobj);
+  }
+
+  /** A live, read-only fd -> key map; `null` once the selector is closed. */
+  getMap(): ReadonlyMap<number, SelectorKey<T>> | null {
+    return this.#mapping;
+  }
+
+  /** The epoll/kqueue fd (to nest this selector in another), or -1 for poll. */
+  fileno(): number {
+    return this.#open().fileno();
+  }
+
+  /** Releases the kernel object and forgets every key. Safe to call twice. */
+  close(): void {
+    if (this.#native === null) return;
+    this.#native.close();
+    this.#native = null;
+    this.#keys.clear();
+    this.#mapping = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** @internal The native half, for the event loop's wake-ups and signals. */
+  get [nativeSelectorOf](): NativeSelector {
+    return this.#open();
+  }
+}
+
+/** A selector on epoll(7) (Linux). */
+export class EpollSelector<T = unknown> extends Selector<T> {
+  constructor() {
+    super({ backend: 'epoll' });
+  }
+}
+
+/** A selector on kqueue(2) (macOS, BSD; Linux with libkqueue). */
+export class KqueueSelector<T = unknown> extends Selector<T> {
+  constructor() {
+    super({ backend: 'kqueue' });
+  }
+}
+
+/** A selector on poll(2): any POSIX system. */
+export class PollSelector<T = unknown> extends Selector<T> {
+  constructor() {
+    super({ backend: 'poll' });
+  }
+}
+
+/** The platform's best selector: `Selector` with its default backend. */
+export { Selector as DefaultSelector };

@@ -1,0 +1,440 @@
+// Socket: Python's `socket.socket` for TCP, UDP and Unix sockets. Blocking
+// by default, as in Python; non-blocking operations that would block throw
+// BlockingIOError. The fd is owned here: closed once by close(), or by the
+// finalizer if the Socket is garbage-collected unclosed.
+import {
+  AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SOCK_DGRAM,
+  SOCK_STREAM, SOL_SOCKET, SOMAXCONN,
+} from './constants.js';
+import { errno as ERRNO, errorFromErrno, GaiError, OSError, TimeoutError } from './errors.js';
+import { native, type NativeAddress, type Sockaddr } from './native.js';
+import {
+  checkBytes, checkFd, checkInt, checkTimeout, describe, INT32_MAX,
+} from './validate.js';
+
+const calls = native.socket;
+
+/** A Unix socket path, or `[host, port]` for IPv4 and IPv6. */
+export type Address = string | [host: string, port: number];
+
+// Closes the fd of a Socket that was dropped without close(); the token is
+// the fd, unregistered by close()/detach(), so no fd is closed twice.
+const unclosed = new FinalizationRegistry<number>((fd) => {
+  calls.close(fd);
+  process.emitWarning(`unclosed Socket (fd ${fd}) was garbage-collected; call close()`, {
+    type: 'ResourceWarning', code: 'NS_UNCLOSED_SOCKET',
+  });
+});
+
+// recv() reads small messages here, then copies out exactly what came, so a
+// recv(65536) that gets 10 bytes does not pin 64 KiB.
+const SCRATCH_SIZE = 65536;
+let scratch: Buffer | null = null;
+
+const nativeEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'LE' : 'BE';
+
+function fail(rc: number, syscall: string): never {
+  throw errorFromErrno(-rc, syscall);
+}
+
+function familyName(family: number): string {
+  return family === AF_INET ? 'AF_INET' : family === AF_INET6 ? 'AF_INET6' : family === AF_UNIX ? 'AF_UNIX' : String(family);
+}
+
+function toAddress(value: NativeAddress): Address {
+  return value === null ? '' : value;
+}
+
+/**
+ * Resolves an Address into the kernel's sockaddr for `family`. Host names go
+ * through getaddrinfo (blocking, as in Python); '' means any address.
+ */
+export function resolveAddress(family: number, type: number, address: unknown, name = 'address'): Sockaddr {
+  if (family === AF_UNIX) {
+    let path: Buffer;
+    if (typeof address === 'string') path = Buffer.from(address, 'utf8');
+    else if (address instanceof Uint8Array) path = Buffer.from(address);
+    else throw new TypeError(`${name} must be a path string for AF_UNIX, got ${describe(address)}`);
+    const sa = calls.unixAddress(path);
+    if (typeof sa === 'number') throw new OSError(-sa, `AF_UNIX path too long (${path.length} bytes)`);
+    return sa;
+  }
+  if (family !== AF_INET && family !== AF_INET6) {
+    throw new RangeError(`addresses of family ${family} are not supported`);
+  }
+  if (!Array.isArray(address) || address.length !== 2) {
+    throw new TypeError(`${name} must be [host, port] for ${familyName(family)}, got ${describe(address)}`);
+  }
+  const [host, port] = address as [unknown, unknown];
+  if (typeof host !== 'string') throw new TypeError(`${name}[0] (host) must be a string, got ${describe(host)}`);
+  checkInt(port, `${name}[1] (port)`, 0, 65535);
+  if (host.includes('\0')) throw new TypeError(`${name}[0] (host) must not contain NUL`);
+  const query = host === '<broadcast>' ? '255.255.255.255' : host;
+  const found = calls.getaddrinfo(query, port as number, family, type, query === '');
+  if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
+  if (found.length === 0) throw new GaiError(`no ${familyName(family)} address for ${describe(host)}`);
+  return found[0]![1];
+}
+
+/** A network socket, as Python's `socket.socket`. */
+export class Socket {
+  /** The address family: AF_INET, AF_INET6 or AF_UNIX. */
+  readonly family: number;
+  /** SOCK_STREAM or SOCK_DGRAM. */
+  readonly type: number;
+  /** The protocol number, usually 0. */
+  readonly proto: number;
+  #fd: number;
+
+  /**
+   * Creates a socket, or (with `fileno`) takes ownership of an existing one,
+   * as Python's `socket.socket(family, type, proto, fileno)`.
+   */
+  constructor(family: number = AF_INET, type: number = SOCK_STREAM, proto = 0, fileno?: number) {
+    checkInt(family, 'family', 0, INT32_MAX);
+    checkInt(type, 'type', 0, INT32_MAX);
+    checkInt(proto, 'proto', 0, INT32_MAX);
+    this.family = family;
+    this.type = type;
+    this.proto = proto;
+    if (fileno === undefined) {
+      const fd = calls.socket(family, type, proto);
+      if (fd < 0) fail(fd, 'socket');
+      this.#fd = fd;
+    } else {
+      this.#fd = checkFd(fileno, 'fileno');
+    }
+    unclosed.register(this, this.#fd, this);
+  }
+
+  #open(syscall: string): number {
+    if (this.#fd < 0) throw new OSError(ERRNO.EBADF!, 'Bad file descriptor: the socket is closed', syscall);
+    return this.#fd;
+  }
+
+  /** The fd, or -1 once closed or detached. */
+  fileno(): number {
+    return this.#fd;
+  }
+
+  /** Blocking (true, the default) or non-blocking (false) mode. */
+  setBlocking(flag: boolean): void {
+    if (typeof flag !== 'boolean') throw new TypeError(`flag must be a boolean, got ${describe(flag)}`);
+    const rc = calls.setBlocking(this.#open('fcntl'), flag);
+    if (rc < 0) fail(rc, 'fcntl');
+  }
+
+  /** True when operations block the thread until they can complete. */
+  getBlocking(): boolean {
+    const rc = calls.getBlocking(this.#open('fcntl'));
+    if (rc < 0) fail(rc, 'fcntl');
+    return rc === 1;
+  }
+
+  /** Sets a socket option: an integer, or raw bytes for structured options. */
+  setsockopt(level: number, name: number, value: number | boolean | Uint8Array): void {
+    const fd = this.#open('setsockopt');
+    checkInt(level, 'level', 0, INT32_MAX);
+    checkInt(name, 'name', 0, INT32_MAX);
+    let bytes: Uint8Array;
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      const n = typeof value === 'boolean' ? Number(value) : checkInt(value, 'value', -0x80000000, INT32_MAX);
+      bytes = new Uint8Array(new Int32Array([n]).buffer);
+    } else if (value instanceof Uint8Array) {
+      bytes = value;
+    } else {
+      throw new TypeError(`value must be an integer or a Buffer, got ${describe(value)}`);
+    }
+    const rc = calls.setsockopt(fd, level, name, bytes);
+    if (rc < 0) fail(rc, 'setsockopt');
+  }
+
+  /** Reads a socket option: an integer, or `buflen` raw bytes when given. */
+  getsockopt(level: number, name: number, buflen?: number): number | Buffer {
+    const fd = this.#open('getsockopt');
+    checkInt(level, 'level', 0, INT32_MAX);
+    checkInt(name, 'name', 0, INT32_MAX);
+    if (buflen !== undefined) checkInt(buflen, 'buflen', 0, 1024);
+    const out = calls.getsockopt(fd, level, name, buflen ?? 4);
+    if (typeof out === 'number') fail(out, 'getsockopt');
+    if (buflen !== undefined) return out;
+    // Some options are a byte or a short on some kernels: widen what came.
+    if (out.length >= 4) return nativeEndian === 'LE' ? out.readInt32LE(0) : out.readInt32BE(0);
+    return out.length === 0 ? 0 : out.readUIntLE(0, out.length);
+  }
+
+  /** Binds to a local address (`['127.0.0.1', 0]` picks a free port). */
+  bind(address: Address): void {
+    const fd = this.#open('bind');
+    const rc = calls.bind(fd, resolveAddress(this.family, this.type, address));
+    if (rc < 0) fail(rc, 'bind');
+  }
+
+  /** Starts accepting connections; `backlog` defaults to min(SOMAXCONN, 128) as in Python. */
+  listen(backlog?: number): void {
+    const fd = this.#open('listen');
+    const n = backlog === undefined ? Math.min(SOMAXCONN, 128) : checkInt(backlog, 'backlog', 0, INT32_MAX);
+    const rc = calls.listen(fd, n);
+    if (rc < 0) fail(rc, 'listen');
+  }
+
+  /** Accepts a connection: a new blocking Socket and the peer's address. */
+  accept(): [Socket, Address] {
+    const out = calls.accept(this.#open('accept'));
+    if (typeof out === 'number') fail(out, 'accept');
+    return [new Socket(this.family, this.type, this.proto, out[0]), toAddress(out[1])];
+  }
+
+  /** Connects; on a non-blocking socket an unfinished connect throws BlockingIOError. */
+  connect(address: Address): void {
+    const rc = this.connectEx(address);
+    if (rc !== 0) throw errorFromErrno(rc, 'connect');
+  }
+
+  /** Connects and returns the errno instead of throwing (0 when connected). */
+  connectEx(address: Address): number {
+    const fd = this.#open('connect');
+    return -calls.connect(fd, resolveAddress(this.family, this.type, address));
+  }
+
+  /** Receives up to `bufsize` bytes; an empty Buffer means the peer closed (EOF). */
+  recv(bufsize: number, flags = 0): Buffer {
+    const fd = this.#open('recv');
+    checkInt(bufsize, 'bufsize', 0, INT32_MAX);
+    checkInt(flags, 'flags', 0, INT32_MAX);
+    if (bufsize <= SCRATCH_SIZE) {
+      scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+      const n = calls.recvInto(fd, scratch, 0, bufsize, flags);
+      if (n < 0) fail(n, 'recv');
+      return Buffer.from(scratch.subarray(0, n));
+    }
+    const buf = Buffer.allocUnsafe(bufsize);
+    const n = calls.recvInto(fd, buf, 0, bufsize, flags);
+    if (n < 0) fail(n, 'recv');
+    return n < bufsize / 2 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n);
+  }
+
+  /** Receives into `buffer` (at most `nbytes`, default all of it); returns the count. */
+  recvInto(buffer: Uint8Array, nbytes = 0, flags = 0): number {
+    const fd = this.#open('recv');
+    checkBytes(buffer, 'buffer');
+    checkInt(nbytes, 'nbytes', 0, INT32_MAX);
+    checkInt(flags, 'flags', 0, INT32_MAX);
+    if (nbytes > buffer.byteLength) {
+      throw new RangeError(`nbytes (${nbytes}) is larger than buffer (${buffer.byteLength} bytes)`);
+    }
+    const n = calls.recvInto(fd, buffer, 0, nbytes === 0 ? buffer.byteLength : nbytes, flags);
+    if (n < 0) fail(n, 'recv');
+    return n;
+  }
+
+  /** Receives a datagram (or stream bytes) and the sender's address. */
+  recvfrom(bufsize: number, flags = 0): [Buffer, Address] {
+    const fd = this.#open('recvfrom');
+    checkInt(bufsize, 'bufsize', 0, INT32_MAX);
+    checkInt(flags, 'flags', 0, INT32_MAX);
+    const buf = Buffer.allocUnsafe(bufsize);
+    const out = calls.recvFrom(fd, buf, 0, bufsize, flags);
+    if (typeof out === 'number') fail(out, 'recvfrom');
+    return [Buffer.from(buf.subarray(0, out[0])), toAddress(out[1])];
+  }
+
+  /** Sends what the kernel takes now; returns the count (may be partial). */
+  send(data: Uint8Array, flags = 0): number {
+    const fd = this.#open('send');
+    checkBytes(data, 'data');
+    checkInt(flags, 'flags', 0, INT32_MAX);
+    const n = calls.send(fd, data, 0, data.byteLength, flags);
+    if (n < 0) fail(n, 'send');
+    return n;
+  }
+
+  /**
+   * Sends all of `data`. On a non-blocking socket a full kernel buffer
+   * throws BlockingIOError part-way, as in Python; use the loop's
+   * `sockSendall` to wait instead.
+   */
+  sendall(data: Uint8Array, flags = 0): void {
+    const fd = this.#open('send');
+    checkBytes(data, 'data');
+    checkInt(flags, 'flags', 0, INT32_MAX);
+    let offset = 0;
+    while (offset < data.byteLength) {
+      const n = calls.send(fd, data, offset, data.byteLength - offset, flags);
+      if (n < 0) fail(n, 'send');
+      offset += n;
+    }
+  }
+
+  /** Sends a datagram to `address`; returns the count. */
+  sendto(data: Uint8Array, address: Address, flags = 0): number {
+    const fd = this.#open('sendto');
+    checkBytes(data, 'data');
+    checkInt(flags, 'flags', 0, INT32_MAX);
+    const n = calls.sendTo(fd, data, 0, data.byteLength, flags, resolveAddress(this.family, this.type, address));
+    if (n < 0) fail(n, 'sendto');
+    return n;
+  }
+
+  /** Shuts down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR). */
+  shutdown(how: number): void {
+    const fd = this.#open('shutdown');
+    checkInt(how, 'how', 0, 2);
+    const rc = calls.shutdown(fd, how);
+    if (rc < 0) fail(rc, 'shutdown');
+  }
+
+  /** The local address. */
+  getsockname(): Address {
+    const out = calls.getsockname(this.#open('getsockname'));
+    if (typeof out === 'number') fail(out, 'getsockname');
+    return toAddress(out);
+  }
+
+  /** The peer's address; throws OSError (ENOTCONN) when not connected. */
+  getpeername(): Address {
+    const out = calls.getpeername(this.#open('getpeername'));
+    if (typeof out === 'number') fail(out, 'getpeername');
+    return toAddress(out);
+  }
+
+  /** Closes the fd. Safe to call again; `fileno()` is -1 afterwards. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    unclosed.unregister(this);
+    const rc = calls.close(fd);
+    // As Python: a reset peer is no reason to fail a close.
+    if (rc < 0 && -rc !== ERRNO.ECONNRESET) fail(rc, 'close');
+  }
+
+  /** Gives up ownership of the fd without closing it; returns it. */
+  detach(): number {
+    const fd = this.#fd;
+    this.#fd = -1;
+    unclosed.unregister(this);
+    return fd;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `<Socket fd=${this.#fd}, family=${familyName(this.family)}, ` +
+      `type=${this.type === SOCK_STREAM ? 'SOCK_STREAM' : this.type === SOCK_DGRAM ? 'SOCK_DGRAM' : this.type}>`;
+  }
+}
+
+/** A connected pair of sockets (AF_UNIX, SOCK_STREAM by default). */
+export function socketpair(family: number = AF_UNIX, type: number = SOCK_STREAM, proto = 0): [Socket, Socket] {
+  checkInt(family, 'family', 0, INT32_MAX);
+  checkInt(type, 'type', 0, INT32_MAX);
+  checkInt(proto, 'proto', 0, INT32_MAX);
+  const fds = calls.socketpair(family, type, proto);
+  if (typeof fds === 'number') fail(fds, 'socketpair');
+  return [new Socket(family, type, proto, fds[0]), new Socket(family, type, proto, fds[1])];
+}
+
+function familyOf(address: unknown): number {
+  if (typeof address === 'string' || address instanceof Uint8Array) return AF_UNIX;
+  if (Array.isArray(address) && typeof address[0] === 'string' && address[0].includes(':')) return AF_INET6;
+  return AF_INET;
+}
+
+/** Options for `createServer`. */
+export interface ServerOptions {
+  /** Defaults from the address: a string is AF_UNIX, a host with ':' AF_INET6, else AF_INET. */
+  family?: number;
+  backlog?: number;
+  /** Sets SO_REUSEPORT, so several sockets (e.g. one per worker) share the port. */
+  reusePort?: boolean;
+}
+
+/**
+ * A listening TCP (or Unix stream) socket bound to `address`, with
+ * SO_REUSEADDR on, as Python's `socket.create_server`. It is blocking;
+ * call `setBlocking(false)` for use with a selector.
+ */
+export function createServer(address: Address, options: ServerOptions = {}): Socket {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  }
+  const family = options.family === undefined ? familyOf(address) : checkInt(options.family, 'options.family', 0, INT32_MAX);
+  if (options.reusePort !== undefined && typeof options.reusePort !== 'boolean') {
+    throw new TypeError(`options.reusePort must be a boolean, got ${describe(options.reusePort)}`);
+  }
+  if (options.backlog !== undefined) checkInt(options.backlog, 'options.backlog', 0, INT32_MAX);
+  const sock = new Socket(family, SOCK_STREAM);
+  try {
+    if (family !== AF_UNIX) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+    if (options.reusePort) {
+      if (SO_REUSEPORT < 0) throw new Error('SO_REUSEPORT is not supported on this platform');
+      sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+    }
+    sock.bind(address);
+    sock.listen(options.backlog);
+    return sock;
+  } catch (error) {
+    sock.close();
+    throw error;
+  }
+}
+
+/**
+ * A connected, blocking TCP (or Unix stream) socket, as Python's
+ * `socket.create_connection`: every address the host resolves to is tried
+ * in turn. `timeout` (ms) bounds each connect attempt and throws
+ * TimeoutError; it does not stay on the socket.
+ */
+export function createConnection(address: Address, timeout?: number | null): Socket {
+  const limit = checkTimeout(timeout, 'timeout');
+  let candidates: Array<[number, Sockaddr]>;
+  if (familyOf(address) === AF_UNIX) {
+    candidates = [[AF_UNIX, resolveAddress(AF_UNIX, SOCK_STREAM, address)]];
+  } else {
+    if (!Array.isArray(address) || address.length !== 2) {
+      throw new TypeError(`address must be [host, port] or a Unix path, got ${describe(address)}`);
+    }
+    const [host, port] = address as [unknown, unknown];
+    if (typeof host !== 'string') throw new TypeError(`address[0] (host) must be a string, got ${describe(host)}`);
+    checkInt(port, 'address[1] (port)', 0, 65535);
+    const found = calls.getaddrinfo(host === '' ? 'localhost' : host, port as number, AF_UNSPEC, SOCK_STREAM, false);
+    if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
+    if (found.length === 0) throw new GaiError(`no address for ${describe(host)}`);
+    candidates = found;
+  }
+  let lastError: unknown;
+  for (const [family, sockaddr] of candidates) {
+    const sock = new Socket(family, SOCK_STREAM);
+    try {
+      connectWithin(sock, sockaddr, limit);
+      return sock;
+    } catch (error) {
+      sock.close();
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+function connectWithin(sock: Socket, sockaddr: Sockaddr, limitMs: number): void {
+  const fd = sock.fileno();
+  if (limitMs < 0) {
+    const rc = calls.connect(fd, sockaddr);
+    if (rc < 0) fail(rc, 'connect');
+    return;
+  }
+  sock.setBlocking(false);
+  const rc = calls.connect(fd, sockaddr);
+  if (rc < 0 && -rc !== ERRNO.EINPROGRESS) fail(rc, 'connect');
+  if (rc < 0) {
+    const ready = calls.waitFd(fd, 2, limitMs);
+    if (ready < 0) fail(ready, 'poll');
+    if (ready === 0) throw new TimeoutError(`connect timed out after ${limitMs} ms`, 'connect');
+    const err = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
+    if (err !== 0) throw errorFromErrno(err, 'connect');
+  }
+  sock.setBlocking(true);
+}

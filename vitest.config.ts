@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Child processes, not worker threads: tests install signal handlers
+    // and lower rlimits, which must not reach other files.
+    pool: 'forks',
+    setupFiles: ['test/support/fd-leak-guard.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // The machine has two cores and tests measure time: keep files from
+    // starving each other.
+    maxWorkers: 2,
+  },
+});
