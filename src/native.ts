@@ -57,6 +57,8 @@ export interface NativeAddon {
   backends: string[];
   socket: NativeSocketCalls;
   constants: Record<string, number>;
+  /** Runs pending promise reactions now (for a loop that blocks the thread). */
+  drainMicrotasks(): void;
 }
 
 // src/ and dist/ both sit one level below the package root.
