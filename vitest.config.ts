@@ -6,6 +6,9 @@ export default defineConfig({
     // Child processes, not worker threads: tests install signal handlers
     // and lower rlimits, which must not reach other files.
     pool: 'forks',
+    // gc() lets tests prove what happens to objects dropped without close(),
+    // and lets the leak guard collect finished worker threads.
+    execArgv: ['--expose-gc'],
     setupFiles: ['test/support/fd-leak-guard.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -10,6 +10,15 @@ beforeAll(() => {
   before = openFds();
 });
 
-afterAll(() => {
-  expect(leakedSince(before), 'fds left open by this test file').toEqual([]);
+afterAll(async () => {
+  // A terminated worker thread's own event loop fds (epoll, pipe, eventfd)
+  // are released when Node collects the Worker; give that a moment rather
+  // than blame the file.
+  let leaked = leakedSince(before);
+  for (let i = 0; i < 20 && leaked.length > 0; i++) {
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    leaked = leakedSince(before);
+  }
+  expect(leaked, 'fds left open by this test file').toEqual([]);
 });

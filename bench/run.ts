@@ -1,0 +1,580 @@
+// Echo-server benchmark runner (issue 6).
+//
+//   npx tsx bench/run.ts [--quick] [--servers a,b,...] [--repeats N] [--list]
+//
+// Starts each server of SERVERS pinned to CPU 0, drives it with bench/bin/loadgen
+// pinned to CPU 1 over every point of the matrix, repeats the matrix, and writes
+// the medians to bench/results/latest.{json,md,svg}. Only Node built-ins.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH);
+const BIN = path.join(BENCH, 'bin');
+const LOADGEN = path.join(BIN, 'loadgen');
+const RESULTS = path.join(BENCH, 'results');
+const HOST = '127.0.0.1'; // loopback only, by design
+const SERVER_CPU = '0';
+const LOADGEN_CPU = '1';
+
+// ---------------------------------------------------------------------------
+// Servers. Each entry is one line; `cmd` gets the host and a free port.
+// `optional` servers run only when named with --servers.
+
+interface ServerSpec {
+  name: string;
+  cmd: (host: string, port: number) => string[];
+  optional?: boolean;
+  startTimeoutMs?: number;
+}
+
+const node = process.execPath;
+const python = process.env.PYTHON ?? 'python3';
+// `npx tsx FILE` without npx's own process and its registry check.
+const tsx = (file: string, ...args: string[]) => [
+  node, path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, file), ...args,
+];
+const script = (file: string) => path.join(BENCH, 'servers', file);
+
+const SERVERS: ServerSpec[] = [
+  { name: 'c-epoll', cmd: (h, p) => [path.join(BIN, 'c-epoll-echo'), h, `${p}`] },
+  { name: 'node-net-data', cmd: (h, p) => [node, script('node-net-echo.mjs'), 'data', h, `${p}`] },
+  { name: 'node-net-pipe', cmd: (h, p) => [node, script('node-net-echo.mjs'), 'pipe', h, `${p}`] },
+  { name: 'python-selectors', cmd: (h, p) => [python, script('python-selectors-echo.py'), h, `${p}`] },
+  { name: 'python-asyncio', cmd: (h, p) => [python, script('python-asyncio-echo.py'), h, `${p}`, 'streams'] },
+  { name: 'python-asyncio-sock', optional: true,
+    cmd: (h, p) => [python, script('python-asyncio-echo.py'), h, `${p}`, 'sock'] },
+  { name: 'python-asyncio-protocol', optional: true,
+    cmd: (h, p) => [python, script('python-asyncio-echo.py'), h, `${p}`, 'protocol'] },
+
+  // ===== native-selectors servers: plug in here, one line each =====
+  // { name: 'ns-selector', startTimeoutMs: 30_000,
+  //   cmd: (h, p) => tsx('bench/servers/selector-echo.ts', h, `${p}`) },
+  // { name: 'ns-coroutine', startTimeoutMs: 30_000,
+  //   cmd: (h, p) => tsx('bench/servers/coroutine-echo.ts', h, `${p}`) },
+];
+void tsx; // used by the entries above once they are enabled
+
+// Ratios are computed against these two, when they are part of the run.
+const BASELINE_NODE = 'node-net-data';
+const BASELINE_C = 'c-epoll';
+
+// ---------------------------------------------------------------------------
+// The matrix. Full mode: 5 points x 3 repeats x ~4.2 s = ~63 s per server,
+// so 5 servers take ~5.5 min and there is room for the library's two.
+
+interface Point { mode: 'pingpong' | 'stream'; size: number; conns: number }
+interface Plan { name: 'quick' | 'full'; points: Point[]; repeats: number; warmup: number; duration: number }
+
+const pp = (size: number, conns: number): Point => ({ mode: 'pingpong', size, conns });
+const PLANS: Record<Plan['name'], Plan> = {
+  full: {
+    name: 'full', repeats: 3, warmup: 1, duration: 3,
+    points: [pp(64, 10), pp(1024, 100), pp(16384, 10), pp(102400, 10), pp(1024, 1000)],
+    // A throughput point, if wanted (adds ~15 s per server):
+    // { mode: 'stream', size: 65536, conns: 10 },
+  },
+  quick: {
+    name: 'quick', repeats: 1, warmup: 0.3, duration: 1.2,
+    points: [pp(64, 10), pp(1024, 100), pp(102400, 10), pp(1024, 1000)],
+  },
+};
+
+const CONNECT_TIMEOUT_S = 10;
+
+// ---------------------------------------------------------------------------
+// Child processes. Every child leads its own process group, so killing the
+// group also reaches grandchildren (tsx runs the script in a child node).
+
+const children = new Set<ChildProcess>();
+
+function spawnGroup(argv: string[]): ChildProcess {
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: the whole group is already gone
+  }
+}
+
+async function stopGroup(child: ChildProcess, graceMs = 2000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    killGroup(child, 'SIGTERM');
+    await Promise.race([exited, sleep(graceMs)]);
+  }
+  killGroup(child, 'SIGKILL'); // stragglers of the group, if any
+  children.delete(child);
+}
+
+function killAllNow(): void {
+  for (const child of children) killGroup(child, 'SIGKILL');
+  children.clear();
+}
+
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\nrun: ${sig}, stopping every child`);
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function pinned(cpu: string, argv: string[]): string[] {
+  return pinning ? ['taskset', '-c', cpu, ...argv] : argv;
+}
+
+// ---------------------------------------------------------------------------
+// CPU time of a process group, from /proc (in clock ticks of 1/100 s).
+
+const CLK_TCK = 100; // USER_HZ: fixed at 100 for /proc on Linux
+
+function groupCpuTicks(pgid: number): number {
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the parenthesised command name, which may contain spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks;
+}
+
+// ---------------------------------------------------------------------------
+// Servers: start, wait for "listening on HOST:PORT", stop.
+
+interface RunningServer { spec: ServerSpec; child: ChildProcess; port: number; stderr: string[] }
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function keepTail(lines: string[], chunk: string, max = 20): void {
+  lines.push(...chunk.split('\n').filter(Boolean));
+  lines.splice(0, Math.max(0, lines.length - max));
+}
+
+async function startServer(spec: ServerSpec): Promise<RunningServer> {
+  let lastError: unknown;
+  // A port probed free can be taken before the server binds it: retry.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child = spawnGroup(pinned(SERVER_CPU, spec.cmd(HOST, port)));
+    const stderr: string[] = [];
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => keepTail(stderr, d));
+    try {
+      const readyPort = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        const timeoutMs = spec.startTimeoutMs ?? 15_000;
+        const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms`)), timeoutMs);
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          if (out.length < 65536) out += d;
+          const m = /listening on (.+):(\d+)\s*$/m.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[2]));
+          }
+        });
+        child.once('error', (e) => { clearTimeout(timer); reject(e); });
+        child.once('exit', (code, sig) => {
+          clearTimeout(timer);
+          reject(new Error(`exited (${sig ?? code}) before it was ready`));
+        });
+      });
+      child.stdout!.resume(); // keep draining: a server must never block on its stdout
+      return { spec, child, port: readyPort, stderr };
+    } catch (e) {
+      await stopGroup(child);
+      lastError = new Error(`${spec.name}: ${(e as Error).message}` +
+        (stderr.length ? `\n  ${stderr.join('\n  ')}` : ''));
+    }
+  }
+  throw lastError;
+}
+
+// ---------------------------------------------------------------------------
+// One loadgen run against a running server.
+
+interface LoadgenResult {
+  mode: string; conns: number; size: number; seconds: number; messages: number;
+  msgs_per_sec: number; mib_per_sec: number; p50_us: number; p99_us: number;
+  byte_errors: number; connect_errors: number; disconnects: number; cpu_pct: number;
+}
+
+interface Run {
+  server: string; point: string; rep: number; ok: boolean; error?: string;
+  result?: LoadgenResult; server_cpu_pct?: number;
+}
+
+async function runLoadgen(srv: RunningServer, point: Point, plan: Plan): Promise<Omit<Run, 'server' | 'point' | 'rep'>> {
+  const argv = [LOADGEN, '--host', HOST, '--port', `${srv.port}`, '--mode', point.mode,
+    '--conns', `${point.conns}`, '--size', `${point.size}`, '--warmup', `${plan.warmup}`,
+    '--duration', `${plan.duration}`, '--connect-timeout', `${CONNECT_TIMEOUT_S}`];
+  const pgid = srv.child.pid!;
+  const cpu0 = groupCpuTicks(pgid);
+  const t0 = process.hrtime.bigint();
+  const child = spawnGroup(pinned(LOADGEN_CPU, argv));
+  let stdout = '';
+  const stderr: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => keepTail(stderr, d));
+  const limitMs = (plan.warmup + plan.duration + CONNECT_TIMEOUT_S + 5) * 1000;
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), limitMs);
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', (c) => resolve(c));
+  });
+  clearTimeout(timer);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  // Server CPU over the whole loadgen run (connect + warm-up + measure):
+  // close enough to tell a saturated server (~100 %) from an idle one.
+  const serverCpu = ((groupCpuTicks(pgid) - cpu0) / CLK_TCK / wallS) * 100;
+
+  const line = stdout.trim().split('\n').pop() ?? '';
+  let result: LoadgenResult | undefined;
+  try {
+    result = line ? (JSON.parse(line) as LoadgenResult) : undefined;
+  } catch {
+    result = undefined;
+  }
+  const why = stderr.join(' | ');
+  if (!result) return { ok: false, error: `loadgen exit ${code}: ${why || 'no output'}` };
+  const ok = code === 0 && result.messages > 0;
+  return { ok, result, server_cpu_pct: round(serverCpu, 1),
+    error: ok ? undefined : `loadgen exit ${code}${why ? `: ${why}` : ''}` };
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and formatting.
+
+const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function sizeLabel(bytes: number): string {
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
+const pointId = (p: Point) => `${p.mode === 'stream' ? 'stream ' : ''}${sizeLabel(p.size)} × ${p.conns}`;
+
+const fmtInt = (x: number | null) => (x === null ? '–' : Math.round(x).toLocaleString('en-US'));
+const fmtRatio = (x: number | null) => (x === null ? '–' : `${x.toFixed(2)}×`);
+const fmtUs = (x: number | null) =>
+  x === null ? '–' : x >= 10_000 ? `${(x / 1000).toFixed(0)} ms` : x >= 1000 ? `${(x / 1000).toFixed(1)} ms` : `${x.toFixed(0)} µs`;
+
+interface Summary {
+  server: string; point: string; runs: number; failed: number;
+  msgs_per_sec: number | null; mib_per_sec: number | null; p50_us: number | null; p99_us: number | null;
+  server_cpu_pct: number | null; loadgen_cpu_pct: number | null;
+  byte_errors: number; connect_errors: number; disconnects: number;
+  vs_node: number | null; vs_c: number | null;
+}
+
+function summarise(servers: string[], points: Point[], runs: Run[]): Summary[] {
+  const out: Summary[] = [];
+  for (const server of servers) {
+    for (const p of points) {
+      const id = pointId(p);
+      const mine = runs.filter((r) => r.server === server && r.point === id);
+      const good = mine.filter((r) => r.ok && r.result);
+      const pick = (f: (r: Run) => number) => median(good.map(f));
+      const sum = (f: (r: LoadgenResult) => number) =>
+        mine.reduce((acc, r) => acc + (r.result ? f(r.result) : 0), 0);
+      const m = pick((r) => r.result!.msgs_per_sec);
+      out.push({
+        server, point: id, runs: good.length, failed: mine.length - good.length,
+        msgs_per_sec: m === null ? null : round(m, 1),
+        mib_per_sec: nullable(pick((r) => r.result!.mib_per_sec), 2),
+        p50_us: nullable(pick((r) => r.result!.p50_us), 1),
+        p99_us: nullable(pick((r) => r.result!.p99_us), 1),
+        server_cpu_pct: nullable(pick((r) => r.server_cpu_pct ?? 0), 1),
+        loadgen_cpu_pct: nullable(pick((r) => r.result!.cpu_pct), 1),
+        byte_errors: sum((r) => r.byte_errors),
+        connect_errors: sum((r) => r.connect_errors),
+        disconnects: sum((r) => r.disconnects),
+        vs_node: null, vs_c: null,
+      });
+    }
+  }
+  const find = (server: string, point: string) =>
+    out.find((s) => s.server === server && s.point === point)?.msgs_per_sec ?? null;
+  for (const s of out) {
+    const node = find(BASELINE_NODE, s.point), c = find(BASELINE_C, s.point);
+    s.vs_node = s.msgs_per_sec !== null && node ? round(s.msgs_per_sec / node, 3) : null;
+    s.vs_c = s.msgs_per_sec !== null && c ? round(s.msgs_per_sec / c, 3) : null;
+  }
+  return out;
+}
+
+function nullable(x: number | null, digits: number): number | null {
+  return x === null ? null : round(x, digits);
+}
+
+function markdown(meta: Meta, servers: string[], points: Point[], sums: Summary[]): string {
+  const ids = points.map(pointId);
+  const get = (server: string, id: string) => sums.find((s) => s.server === server && s.point === id)!;
+  const table = (title: string, cell: (s: Summary) => string, note = '') => [
+    `### ${title}`, '', ...(note ? [note, ''] : []),
+    `| server | ${ids.join(' | ')} |`,
+    `|---|${ids.map(() => '---:').join('|')}|`,
+    ...servers.map((srv) => `| ${srv} | ${ids.map((id) => cell(get(srv, id))).join(' | ')} |`),
+    '',
+  ];
+  const lines = [
+    `## Echo benchmark (${meta.plan} mode, ${meta.date.slice(0, 10)})`,
+    '',
+    `${meta.machine.cpus} × ${meta.machine.cpu_model}, ${meta.machine.kernel}; ` +
+      `Node ${meta.versions.node}, ${meta.versions.python}. ` +
+      (meta.pinning ? `Server pinned to CPU ${SERVER_CPU}, loadgen to CPU ${LOADGEN_CPU}. `
+        : 'No CPU pinning (taskset unavailable or fewer than 2 CPUs). ') +
+      `Ping-pong: each connection sends a message and waits for its echo. ` +
+      `Warm-up ${meta.warmup_s} s, measure ${meta.duration_s} s, ` +
+      `median of ${meta.repeats} run${meta.repeats > 1 ? 's' : ''}; columns are message size × connections.`,
+    '',
+    ...table('Messages per second', (s) => fmtInt(s.msgs_per_sec)),
+    ...(servers.includes(BASELINE_NODE)
+      ? table(`Relative to Node \`net\` (${BASELINE_NODE})`, (s) => fmtRatio(s.vs_node)) : []),
+    ...(servers.includes(BASELINE_C)
+      ? table(`Relative to the C reference (${BASELINE_C})`, (s) => fmtRatio(s.vs_c)) : []),
+    ...table('Latency p50 / p99', (s) => `${fmtUs(s.p50_us)} / ${fmtUs(s.p99_us)}`),
+    ...table('CPU, server / loadgen (% of one core)',
+      (s) => (s.server_cpu_pct === null ? '–' : `${s.server_cpu_pct.toFixed(0)} / ${s.loadgen_cpu_pct!.toFixed(0)}`),
+      'A server near 100 % with the loadgen well below it means the server is the bottleneck.'),
+  ];
+  const problems = sums.filter((s) => s.failed || s.byte_errors || s.connect_errors || s.disconnects);
+  lines.push(problems.length === 0
+    ? 'Every echoed byte was checked: no corrupted bytes, no failed or lost connections.'
+    : `**Problems:** ${problems.map((s) => `${s.server} @ ${s.point}: ${s.failed} failed runs, ` +
+        `${s.byte_errors} wrong bytes, ${s.connect_errors} connect errors, ${s.disconnects} lost connections`).join('; ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+// Grouped bars: one group per point, one bar per server, height = throughput
+// relative to the C reference (or to Node net, or to the best server), because
+// absolute rates differ by orders of magnitude between points.
+function svgChart(meta: Meta, servers: string[], points: Point[], sums: Summary[]): string {
+  const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
+    '#ff9da7', '#9c755f', '#bab0ac'];
+  const ids = points.map(pointId);
+  const get = (server: string, id: string) => sums.find((s) => s.server === server && s.point === id)!;
+  const base = servers.includes(BASELINE_C) ? BASELINE_C : servers.includes(BASELINE_NODE) ? BASELINE_NODE : null;
+  const value = (s: Summary): number | null => {
+    if (s.msgs_per_sec === null) return null;
+    if (base === BASELINE_C) return s.vs_c;
+    if (base === BASELINE_NODE) return s.vs_node;
+    const best = Math.max(...servers.map((srv) => get(srv, s.point).msgs_per_sec ?? 0));
+    return best ? s.msgs_per_sec / best : null;
+  };
+  const top = Math.max(1, ...sums.map((s) => value(s) ?? 0));
+  const yMax = Math.ceil(top * 4) / 4; // gridlines every 0.25
+
+  const barW = 16, barGap = 2, groupGap = 28;
+  const groupW = servers.length * (barW + barGap) - barGap;
+  const left = 56, right = 16, plotTop = 64 + 18 * Math.ceil(servers.length / 4), plotH = 260;
+  const width = Math.max(640, left + right + ids.length * (groupW + groupGap) + groupGap);
+  const height = plotTop + plotH + 56;
+  const y = (v: number) => plotTop + plotH - (v / yMax) * plotH;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">`);
+  out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
+  out.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">${esc(
+    `Echo throughput relative to ${base ?? 'the fastest server'} (= 1.0), higher is better`)}</text>`);
+  out.push(`<text x="${left}" y="36" fill="#555">${esc(
+    `${meta.plan} mode, median of ${meta.repeats}, ${meta.date.slice(0, 10)}; ` +
+    'hover a bar for messages/s')}</text>`);
+  servers.forEach((srv, i) => {
+    const lx = left + (i % 4) * 150, ly = 52 + 18 * Math.floor(i / 4);
+    out.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    out.push(`<text x="${lx + 14}" y="${ly}">${esc(srv)}</text>`);
+  });
+  for (let v = 0; v <= yMax + 1e-9; v += 0.25) {
+    out.push(`<line x1="${left}" x2="${width - right}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 0 ? '#333' : '#ddd'}"/>`);
+    out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${v.toFixed(2)}</text>`);
+  }
+  ids.forEach((id, g) => {
+    const gx = left + groupGap + g * (groupW + groupGap);
+    servers.forEach((srv, i) => {
+      const s = get(srv, id), v = value(s), x = gx + i * (barW + barGap);
+      if (v === null) {
+        out.push(`<text x="${x + barW / 2}" y="${y(0) - 4}" text-anchor="middle" fill="#999">×</text>`);
+        return;
+      }
+      out.push(`<rect x="${x}" y="${y(v)}" width="${barW}" height="${y(0) - y(v)}" fill="${PALETTE[i % PALETTE.length]}">` +
+        `<title>${esc(`${srv}, ${id}: ${fmtInt(s.msgs_per_sec)} msg/s, ${v.toFixed(2)}×`)}</title></rect>`);
+      out.push(`<text x="${x + barW / 2}" y="${y(v) - 3}" text-anchor="middle" font-size="8" fill="#333">${
+        v >= 10 ? v.toFixed(0) : v.toFixed(2).replace(/^0/, '')}</text>`);
+    });
+    out.push(`<text x="${gx + groupW / 2}" y="${plotTop + plotH + 18}" text-anchor="middle">${esc(id)}</text>`);
+  });
+  out.push(`<text x="${left}" y="${height - 10}" fill="#555">${esc(
+    'columns: message size × connections, ping-pong; × = no result')}</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------
+// Main.
+
+interface Meta {
+  date: string; plan: string; repeats: number; warmup_s: number; duration_s: number; pinning: boolean;
+  machine: { cpus: number; cpu_model: string; kernel: string };
+  versions: { node: string; python: string; cc: string };
+  wall_s?: number;
+}
+
+let pinning = false;
+
+function parseArgs(argv: string[]) {
+  const args = { quick: false, servers: null as string[] | null, repeats: null as number | null, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--list') args.list = true;
+    else if (a === '--servers') args.servers = (argv[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--repeats') args.repeats = Number(argv[++i]);
+    else {
+      console.error('usage: npx tsx bench/run.ts [--quick] [--servers a,b,...] [--repeats N] [--list]');
+      process.exit(1);
+    }
+  }
+  if (args.repeats !== null && !(Number.isInteger(args.repeats) && args.repeats >= 1 && args.repeats <= 20)) {
+    console.error('run: --repeats must be an integer from 1 to 20');
+    process.exit(1);
+  }
+  return args;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] || 'unknown';
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.list) {
+    for (const s of SERVERS) console.log(`${s.name}${s.optional ? ' (optional)' : ''}`);
+    return;
+  }
+  const plan: Plan = { ...PLANS[args.quick ? 'quick' : 'full'] };
+  if (args.repeats !== null) plan.repeats = args.repeats;
+  let servers = SERVERS.filter((s) => !s.optional);
+  if (args.servers) {
+    const unknown = args.servers.filter((n) => !SERVERS.some((s) => s.name === n));
+    if (unknown.length) {
+      console.error(`run: unknown server(s): ${unknown.join(', ')} (see --list)`);
+      process.exit(1);
+    }
+    servers = SERVERS.filter((s) => args.servers!.includes(s.name));
+  }
+
+  const build = spawnSync('sh', [path.join(BENCH, 'build.sh')], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('bench/build.sh failed');
+
+  pinning = os.cpus().length >= 2 && spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+  if (!pinning) console.error('run: warning: running without CPU pinning; figures will be noisier');
+
+  const meta: Meta = {
+    date: new Date().toISOString(), plan: plan.name, repeats: plan.repeats,
+    warmup_s: plan.warmup, duration_s: plan.duration, pinning,
+    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model.trim() ?? 'unknown', kernel: `${os.type()} ${os.release()}` },
+    versions: { node: process.version, python: firstLine(python, ['--version']), cc: firstLine('cc', ['--version']) },
+  };
+
+  const total = plan.repeats * servers.length * plan.points.length;
+  const perRun = plan.warmup + plan.duration + 0.3;
+  console.error(`run: ${plan.name} mode, ${servers.length} servers × ${plan.points.length} points × ` +
+    `${plan.repeats} repeats = ${total} runs, about ${Math.ceil((total * perRun) / 60)} min`);
+
+  const runs: Run[] = [];
+  const started = Date.now();
+  let done = 0;
+  for (let rep = 0; rep < plan.repeats; rep++) {
+    // Rotate the order each round so slow drift of a shared machine does not
+    // always favour the same server.
+    const order = servers.map((_, i) => servers[(i + rep) % servers.length]);
+    for (const spec of order) {
+      let srv: RunningServer | null = null;
+      try {
+        srv = await startServer(spec);
+      } catch (e) {
+        console.error(`run: ${(e as Error).message}`);
+      }
+      for (const point of plan.points) {
+        const id = pointId(point);
+        done++;
+        const base = { server: spec.name, point: id, rep };
+        if (!srv || srv.child.exitCode !== null || srv.child.signalCode !== null) {
+          const error = srv ? `server exited: ${srv.stderr.join(' | ')}` : 'server did not start';
+          runs.push({ ...base, ok: false, error });
+          continue;
+        }
+        const r = await runLoadgen(srv, point, plan);
+        runs.push({ ...base, ...r });
+        const res = r.result;
+        console.error(`[${String(done).padStart(3)}/${total}] ${spec.name.padEnd(22)} ${id.padEnd(14)} ` +
+          (res ? `${fmtInt(res.msgs_per_sec).padStart(9)} msg/s  p50 ${fmtUs(res.p50_us).padStart(7)}  ` +
+            `p99 ${fmtUs(res.p99_us).padStart(7)}  cpu srv ${r.server_cpu_pct!.toFixed(0).padStart(3)}% ` +
+            `lg ${res.cpu_pct.toFixed(0).padStart(3)}%` : '') +
+          (r.ok ? '' : `  FAILED: ${r.error}`));
+      }
+      if (srv) await stopGroup(srv.child);
+    }
+  }
+  meta.wall_s = round((Date.now() - started) / 1000, 1);
+
+  const names = servers.map((s) => s.name);
+  const sums = summarise(names, plan.points, runs);
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const json = { meta, points: plan.points.map((p) => ({ id: pointId(p), ...p })), servers: names, summary: sums, runs };
+  fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  const md = markdown(meta, names, plan.points, sums);
+  fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
+  fs.writeFileSync(path.join(RESULTS, 'latest.svg'), svgChart(meta, names, plan.points, sums));
+  console.log(md);
+  console.error(`run: ${meta.wall_s} s; wrote bench/results/latest.{json,md,svg}`);
+  if (runs.some((r) => !r.ok)) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(`run: ${(e as Error).stack ?? e}`);
+  killAllNow();
+  process.exit(1);
+});
