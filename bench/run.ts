@@ -33,7 +33,10 @@ interface ServerSpec {
 }
 
 const node = process.execPath;
-const python = process.env.PYTHON ?? 'python3';
+// The interpreter itself, not a version-manager shim (pyenv's shim is a shell
+// script that adds a process and ~100 ms to every start).
+const python = process.env.PYTHON ?? (spawnSync('python3', ['-c', 'import sys; print(sys.executable)'],
+  { encoding: 'utf8' }).stdout?.trim() || 'python3');
 // `npx tsx FILE` without npx's own process and its registry check.
 const tsx = (file: string, ...args: string[]) => [
   node, path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, file), ...args,
@@ -88,7 +91,9 @@ const CONNECT_TIMEOUT_S = 10;
 
 // ---------------------------------------------------------------------------
 // Child processes. Every child leads its own process group, so killing the
-// group also reaches grandchildren (tsx runs the script in a child node).
+// group also reaches grandchildren (tsx runs the script in a child node). A
+// group stays listed until it is stopped on purpose, even after its leader
+// exits, because a grandchild may outlive the leader.
 
 const children = new Set<ChildProcess>();
 
@@ -97,7 +102,6 @@ function spawnGroup(argv: string[]): ChildProcess {
     cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
-  child.once('exit', () => children.delete(child));
   return child;
 }
 
@@ -111,9 +115,10 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 async function stopGroup(child: ChildProcess, graceMs = 2000): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
+  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     killGroup(child, 'SIGTERM');
+    killGroup(child, 'SIGCONT'); // a stopped process acts on SIGTERM only once resumed
     await Promise.race([exited, sleep(graceMs)]);
   }
   killGroup(child, 'SIGKILL'); // stragglers of the group, if any
@@ -130,7 +135,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     console.error(`\nrun: ${sig}, stopping every child`);
     killAllNow();
-    process.exit(130);
+    process.exit(128 + os.constants.signals[sig]);
   });
 }
 
@@ -254,6 +259,8 @@ async function runLoadgen(srv: RunningServer, point: Point, plan: Plan): Promise
     child.once('close', (c) => resolve(c));
   });
   clearTimeout(timer);
+  killGroup(child, 'SIGKILL'); // nothing of it may linger into the next run
+  children.delete(child);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   // Server CPU over the whole loadgen run (connect + warm-up + measure):
   // close enough to tell a saturated server (~100 %) from an idle one.
@@ -303,6 +310,7 @@ interface Summary {
   server_cpu_pct: number | null; loadgen_cpu_pct: number | null;
   byte_errors: number; connect_errors: number; disconnects: number;
   vs_node: number | null; vs_c: number | null;
+  spread_pct: number | null; // half the range of msgs/s over repeats, % of the median
 }
 
 function summarise(servers: string[], points: Point[], runs: Run[]): Summary[] {
@@ -327,16 +335,24 @@ function summarise(servers: string[], points: Point[], runs: Run[]): Summary[] {
         byte_errors: sum((r) => r.byte_errors),
         connect_errors: sum((r) => r.connect_errors),
         disconnects: sum((r) => r.disconnects),
-        vs_node: null, vs_c: null,
+        vs_node: null, vs_c: null, spread_pct: null,
       });
     }
   }
-  const find = (server: string, point: string) =>
-    out.find((s) => s.server === server && s.point === point)?.msgs_per_sec ?? null;
+  // Ratios pair runs of the same repeat and point, which ran seconds apart,
+  // then take the median: slow drift of the machine cancels out.
+  const rates = (server: string, point: string) => new Map(runs
+    .filter((r) => r.ok && r.result && r.server === server && r.point === point)
+    .map((r) => [r.rep, r.result!.msgs_per_sec]));
+  const pairedRatio = (mine: Map<number, number>, base: Map<number, number>) =>
+    nullable(median([...mine].filter(([rep]) => base.get(rep)).map(([rep, v]) => v / base.get(rep)!)), 3);
   for (const s of out) {
-    const node = find(BASELINE_NODE, s.point), c = find(BASELINE_C, s.point);
-    s.vs_node = s.msgs_per_sec !== null && node ? round(s.msgs_per_sec / node, 3) : null;
-    s.vs_c = s.msgs_per_sec !== null && c ? round(s.msgs_per_sec / c, 3) : null;
+    const mine = rates(s.server, s.point);
+    s.vs_node = pairedRatio(mine, rates(BASELINE_NODE, s.point));
+    s.vs_c = pairedRatio(mine, rates(BASELINE_C, s.point));
+    const v = [...mine.values()];
+    s.spread_pct = v.length > 1 && s.msgs_per_sec
+      ? round(((Math.max(...v) - Math.min(...v)) / 2 / s.msgs_per_sec) * 100, 1) : null;
   }
   return out;
 }
@@ -360,13 +376,17 @@ function markdown(meta: Meta, servers: string[], points: Point[], sums: Summary[
     '',
     `${meta.machine.cpus} × ${meta.machine.cpu_model}, ${meta.machine.kernel}; ` +
       `Node ${meta.versions.node}, ${meta.versions.python}. ` +
-      (meta.pinning ? `Server pinned to CPU ${SERVER_CPU}, loadgen to CPU ${LOADGEN_CPU}. `
+      (meta.pinning ? `Server pinned to CPU ${SERVER_CPU}, loadgen to CPU ${LOADGEN_CPU}; ` +
+        'the servers not being measured are paused (SIGSTOP). '
         : 'No CPU pinning (taskset unavailable or fewer than 2 CPUs). ') +
       `Ping-pong: each connection sends a message and waits for its echo. ` +
       `Warm-up ${meta.warmup_s} s, measure ${meta.duration_s} s, ` +
-      `median of ${meta.repeats} run${meta.repeats > 1 ? 's' : ''}; columns are message size × connections.`,
+      `median of ${meta.repeats} run${meta.repeats > 1 ? 's' : ''} (ratios: median of the ratios ` +
+      'of runs made back to back); columns are message size × connections.',
     '',
-    ...table('Messages per second', (s) => fmtInt(s.msgs_per_sec)),
+    ...table('Messages per second', (s) => fmtInt(s.msgs_per_sec) +
+      (s.spread_pct === null ? '' : ` ±${s.spread_pct.toFixed(0)}%`),
+      meta.repeats > 1 ? '± is half the range over the repeats: how noisy the machine was.' : ''),
     ...(servers.includes(BASELINE_NODE)
       ? table(`Relative to Node \`net\` (${BASELINE_NODE})`, (s) => fmtRatio(s.vs_node)) : []),
     ...(servers.includes(BASELINE_C)
@@ -374,7 +394,9 @@ function markdown(meta: Meta, servers: string[], points: Point[], sums: Summary[
     ...table('Latency p50 / p99', (s) => `${fmtUs(s.p50_us)} / ${fmtUs(s.p99_us)}`),
     ...table('CPU, server / loadgen (% of one core)',
       (s) => (s.server_cpu_pct === null ? '–' : `${s.server_cpu_pct.toFixed(0)} / ${s.loadgen_cpu_pct!.toFixed(0)}`),
-      'A server near 100 % with the loadgen well below it means the server is the bottleneck.'),
+      'A server near 100 % with the loadgen well below it: the server is the bottleneck. ' +
+      'Both near 100 %: they are evenly matched and the figure is a floor for the server. ' +
+      'Both well below: the run waited on wake-ups between the two CPUs (latency-bound).'),
   ];
   const problems = sums.filter((s) => s.failed || s.byte_errors || s.connect_errors || s.disconnects);
   lines.push(problems.length === 0
@@ -401,12 +423,14 @@ function svgChart(meta: Meta, servers: string[], points: Point[], sums: Summary[
     return best ? s.msgs_per_sec / best : null;
   };
   const top = Math.max(1, ...sums.map((s) => value(s) ?? 0));
-  const yMax = Math.ceil(top * 4) / 4; // gridlines every 0.25
+  const step = [0.25, 0.5, 1, 2, 5, 10, 20, 50].find((st) => top / st <= 8) ?? 100;
+  const yMax = Math.ceil(top / step - 1e-9) * step;
 
-  const barW = 16, barGap = 2, groupGap = 28;
+  const barW = 16, barGap = 2;
   const groupW = servers.length * (barW + barGap) - barGap;
   const left = 56, right = 16, plotTop = 64 + 18 * Math.ceil(servers.length / 4), plotH = 260;
-  const width = Math.max(640, left + right + ids.length * (groupW + groupGap) + groupGap);
+  const width = Math.max(640, left + right + ids.length * (groupW + 28));
+  const slot = (width - left - right) / ids.length; // each group centred in its slot
   const height = plotTop + plotH + 56;
   const y = (v: number) => plotTop + plotH - (v / yMax) * plotH;
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -425,12 +449,13 @@ function svgChart(meta: Meta, servers: string[], points: Point[], sums: Summary[
     out.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`);
     out.push(`<text x="${lx + 14}" y="${ly}">${esc(srv)}</text>`);
   });
-  for (let v = 0; v <= yMax + 1e-9; v += 0.25) {
+  for (let i = 0; i * step <= yMax + 1e-9; i++) {
+    const v = i * step;
     out.push(`<line x1="${left}" x2="${width - right}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 0 ? '#333' : '#ddd'}"/>`);
     out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${v.toFixed(2)}</text>`);
   }
   ids.forEach((id, g) => {
-    const gx = left + groupGap + g * (groupW + groupGap);
+    const gx = left + g * slot + (slot - groupW) / 2;
     servers.forEach((srv, i) => {
       const s = get(srv, id), v = value(s), x = gx + i * (barW + barGap);
       if (v === null) {
@@ -519,44 +544,62 @@ async function main(): Promise<void> {
   };
 
   const total = plan.repeats * servers.length * plan.points.length;
-  const perRun = plan.warmup + plan.duration + 0.3;
+  const estimateS = total * (plan.warmup + plan.duration + 0.3) + servers.length;
   console.error(`run: ${plan.name} mode, ${servers.length} servers × ${plan.points.length} points × ` +
-    `${plan.repeats} repeats = ${total} runs, about ${Math.ceil((total * perRun) / 60)} min`);
+    `${plan.repeats} repeats = ${total} runs, about ${Math.ceil(estimateS / 60)} min`);
 
+  // Every server starts once and then sleeps under SIGSTOP except while it is
+  // measured: a server that spins when idle (a bug in a new one, say) cannot
+  // steal CPU 0 from the others, and servers alternate point by point, so the
+  // runs compared in a ratio are seconds apart, not minutes, on a machine
+  // whose speed drifts.
+  const running = new Map<string, RunningServer | null>();
   const runs: Run[] = [];
   const started = Date.now();
-  let done = 0;
-  for (let rep = 0; rep < plan.repeats; rep++) {
-    // Rotate the order each round so slow drift of a shared machine does not
-    // always favour the same server.
-    const order = servers.map((_, i) => servers[(i + rep) % servers.length]);
-    for (const spec of order) {
-      let srv: RunningServer | null = null;
+  try {
+    for (const spec of servers) {
       try {
-        srv = await startServer(spec);
+        const srv = await startServer(spec);
+        killGroup(srv.child, 'SIGSTOP');
+        running.set(spec.name, srv);
       } catch (e) {
         console.error(`run: ${(e as Error).message}`);
+        running.set(spec.name, null);
       }
-      for (const point of plan.points) {
-        const id = pointId(point);
-        done++;
-        const base = { server: spec.name, point: id, rep };
-        if (!srv || srv.child.exitCode !== null || srv.child.signalCode !== null) {
-          const error = srv ? `server exited: ${srv.stderr.join(' | ')}` : 'server did not start';
-          runs.push({ ...base, ok: false, error });
-          continue;
-        }
-        const r = await runLoadgen(srv, point, plan);
-        runs.push({ ...base, ...r });
-        const res = r.result;
-        console.error(`[${String(done).padStart(3)}/${total}] ${spec.name.padEnd(22)} ${id.padEnd(14)} ` +
-          (res ? `${fmtInt(res.msgs_per_sec).padStart(9)} msg/s  p50 ${fmtUs(res.p50_us).padStart(7)}  ` +
-            `p99 ${fmtUs(res.p99_us).padStart(7)}  cpu srv ${r.server_cpu_pct!.toFixed(0).padStart(3)}% ` +
-            `lg ${res.cpu_pct.toFixed(0).padStart(3)}%` : '') +
-          (r.ok ? '' : `  FAILED: ${r.error}`));
-      }
-      if (srv) await stopGroup(srv.child);
     }
+    let done = 0;
+    for (let rep = 0; rep < plan.repeats; rep++) {
+      for (const [pi, point] of plan.points.entries()) {
+        const id = pointId(point);
+        // Rotate who goes first, so no server always runs right after another.
+        const shift = (rep + pi) % servers.length;
+        const order = servers.map((_, i) => servers[(i + shift) % servers.length]);
+        for (const spec of order) {
+          done++;
+          const srv = running.get(spec.name) ?? null;
+          const base = { server: spec.name, point: id, rep };
+          if (!srv || srv.child.exitCode !== null || srv.child.signalCode !== null) {
+            const error = srv ? `server exited: ${srv.stderr.join(' | ')}` : 'server did not start';
+            runs.push({ ...base, ok: false, error });
+            console.error(`[${String(done).padStart(3)}/${total}] ${spec.name.padEnd(22)} ${id.padEnd(14)} FAILED: ${error}`);
+            continue;
+          }
+          killGroup(srv.child, 'SIGCONT');
+          const r = await runLoadgen(srv, point, plan);
+          await sleep(100); // let it close the finished connections before it sleeps
+          killGroup(srv.child, 'SIGSTOP');
+          runs.push({ ...base, ...r });
+          const res = r.result;
+          console.error(`[${String(done).padStart(3)}/${total}] ${spec.name.padEnd(22)} ${id.padEnd(14)} ` +
+            (res ? `${fmtInt(res.msgs_per_sec).padStart(9)} msg/s  p50 ${fmtUs(res.p50_us).padStart(7)}  ` +
+              `p99 ${fmtUs(res.p99_us).padStart(7)}  cpu srv ${r.server_cpu_pct!.toFixed(0).padStart(3)}% ` +
+              `lg ${res.cpu_pct.toFixed(0).padStart(3)}%` : '') +
+            (r.ok ? '' : `  FAILED: ${r.error}`));
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...running.values()].map((srv) => (srv ? stopGroup(srv.child) : undefined)));
   }
   meta.wall_s = round((Date.now() - started) / 1000, 1);
 

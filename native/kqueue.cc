@@ -1,7 +1,8 @@
 // kqueue(2) backend: one EVFILT_READ and/or EVFILT_WRITE filter per fd. The
-// fd's whole interest rides in udata, so a hang-up on either filter can be
-// reported as every registered event without a lookup, and the two filters
-// of one fd are merged into one ready entry.
+// backend keeps each fd's interest in a table indexed by fd, which Wait uses
+// to intersect masks and to merge the two filters of one fd into one entry.
+// (Keeping the interest in udata instead would need EV_ADD on a live filter
+// to refresh it, which libkqueue rejects for sockets.)
 //
 // Built on macOS and the BSDs, and on Linux against libkqueue when
 // NS_HAVE_KQUEUE is defined by the build (see README).
@@ -17,7 +18,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <vector>
 
 namespace ns {
@@ -31,24 +31,36 @@ class KqueueBackend final : public Backend {
   int Fd() const override { return kq_; }
 
   int Add(int fd, uint32_t events) override {
-    int err = Apply(fd, events, events, EV_ADD);
-    if (err != 0) Apply(fd, events, events, EV_DELETE);  // undo a half-add
-    if (err == 0) Track(fd);
-    return err;
+    if (fd >= 0 && static_cast<size_t>(fd) < slots_.size() && slots_[fd].interest != 0) {
+      // This fd number was closed without Remove and has been reused. The
+      // kernel dropped its filters at close(), but libkqueue cannot notice a
+      // close and keeps them, and would refuse the EV_ADD: drop them first.
+      Apply(fd, slots_[fd].interest, EV_DELETE);
+      slots_[fd].interest = 0;
+    }
+    int err = Apply(fd, events, EV_ADD);
+    if (err != 0) {
+      Apply(fd, events, EV_DELETE);  // undo a half-add
+      return err;
+    }
+    if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(fd + 1);
+    slots_[fd].interest = events;
+    return 0;
   }
 
   int Modify(int fd, uint32_t old_events, uint32_t events) override {
-    // Re-adding a kept filter refreshes its udata with the new interest.
-    int err = Apply(fd, events, events, EV_ADD);
-    if (err == 0) {
-      uint32_t dropped = old_events & ~events;
-      if (dropped) err = Apply(fd, dropped, events, EV_DELETE);
-    }
+    // Only the filters that change are touched: a kept filter stays as is.
+    int err = Apply(fd, events & ~old_events, EV_ADD);
+    if (err == 0) err = Apply(fd, old_events & ~events, EV_DELETE);
+    // On failure either set of filters may be live; the caller removes the
+    // fd next, so just keep reporting whatever still fires.
+    SetInterest(fd, err == 0 ? events : old_events | events);
     return err;
   }
 
   int Remove(int fd, uint32_t events) override {
-    return Apply(fd, events, events, EV_DELETE);
+    SetInterest(fd, 0);
+    return Apply(fd, events, EV_DELETE);
   }
 
   int Wait(int64_t timeout_ns, ReadyEvent* out, int capacity) override {
@@ -66,30 +78,32 @@ class KqueueBackend final : public Backend {
     // A stamp per Wait marks which fds already have an entry this round,
     // so nothing needs clearing between calls.
     if (++stamp_ == 0) {
-      std::fill(seen_.begin(), seen_.end(), 0);
+      for (Slot& s : slots_) s.stamp = 0;
       stamp_ = 1;
     }
     int count = 0;
     for (int i = 0; i < n; i++) {
       const struct kevent& ev = events_[i];
-      int fd = static_cast<int>(ev.ident);
-      uint32_t registered = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(ev.udata));
+      size_t fd = static_cast<size_t>(ev.ident);
+      if (fd >= slots_.size()) continue;
+      Slot& slot = slots_[fd];
       uint32_t mask;
-      if (ev.flags & (EV_EOF | EV_ERROR)) {
-        mask = registered;
+      if (ev.filter == EVFILT_WRITE && (ev.flags & (EV_EOF | EV_ERROR))) {
+        // Nothing can be sent any more (hang-up or error): ready for all.
+        mask = slot.interest;
       } else {
+        // EV_EOF on the read filter is a readable end of file; on a socket
+        // the peer may only have shut down its side, so writing may go on.
         mask = ev.filter == EVFILT_READ ? kEventRead : kEventWrite;
       }
-      mask &= registered;
-      uint64_t seen = static_cast<size_t>(fd) < seen_.size() ? seen_[fd] : 0;
-      if ((seen >> 32) == stamp_) {
-        out[seen & 0xffffffffu].mask |= static_cast<int32_t>(mask);
+      mask &= slot.interest;
+      if (slot.stamp == stamp_) {
+        out[slot.index].mask |= static_cast<int32_t>(mask);
         continue;
       }
-      if (static_cast<size_t>(fd) < seen_.size()) {
-        seen_[fd] = (static_cast<uint64_t>(stamp_) << 32) | static_cast<uint32_t>(count);
-      }
-      out[count].fd = fd;
+      slot.stamp = stamp_;
+      slot.index = static_cast<uint32_t>(count);
+      out[count].fd = static_cast<int32_t>(fd);
       out[count].mask = static_cast<int32_t>(mask);
       count++;
     }
@@ -104,30 +118,39 @@ class KqueueBackend final : public Backend {
   }
 
  private:
-  // Applies `action` to the filters named by `filters`; udata carries the
-  // fd's full interest.
-  int Apply(int fd, uint32_t filters, uint32_t interest, uint16_t action) {
+  struct Slot {
+    uint32_t interest = 0;
+    uint32_t stamp = 0;  // == stamp_: already has an entry at out[index]
+    uint32_t index = 0;
+  };
+
+  // Applies `action` to the filters named by `filters`, in one call that
+  // stops at the first failure. (udata is 0, not nullptr: it is an intptr_t
+  // on older NetBSD.)
+  int Apply(int fd, uint32_t filters, uint16_t action) {
     struct kevent changes[2];
     int n = 0;
-    void* udata = reinterpret_cast<void*>(static_cast<uintptr_t>(interest));
     if (filters & kEventRead) {
-      EV_SET(&changes[n++], fd, EVFILT_READ, action, 0, 0, udata);
+      EV_SET(&changes[n++], fd, EVFILT_READ, action, 0, 0, 0);
     }
     if (filters & kEventWrite) {
-      EV_SET(&changes[n++], fd, EVFILT_WRITE, action, 0, 0, udata);
+      EV_SET(&changes[n++], fd, EVFILT_WRITE, action, 0, 0, 0);
     }
     if (n == 0) return 0;
-    return kevent(kq_, changes, n, nullptr, 0, nullptr) < 0 ? errno : 0;
+    errno = 0;
+    if (kevent(kq_, changes, n, nullptr, 0, nullptr) >= 0) return 0;
+    // libkqueue can fail without setting errno; never report that as success.
+    return errno != 0 ? errno : EINVAL;
   }
 
-  void Track(int fd) {
-    if (static_cast<size_t>(fd) >= seen_.size()) seen_.resize(fd + 1, 0);
+  void SetInterest(int fd, uint32_t events) {
+    if (fd >= 0 && static_cast<size_t>(fd) < slots_.size()) slots_[fd].interest = events;
   }
 
   int kq_;
   uint32_t stamp_ = 0;
   std::vector<struct kevent> events_;
-  std::vector<uint64_t> seen_;  // fd -> (stamp << 32 | output index)
+  std::vector<Slot> slots_;  // indexed by fd
 };
 
 }  // namespace

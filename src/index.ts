@@ -13,3 +13,11 @@ export {
   InterruptedError, PermissionError, TimeoutError, GaiError, KeyError, errno,
 } from './errors.js';
 export * from './constants.js';
+// The coroutine event loop (asyncio's shape; src/loop/).
+export {
+  EventLoop, run, getRunningLoop, allTasks,
+  type EventLoopOptions, type ExceptionContext, type ExceptionHandler, type Awaitable,
+} from './loop/event-loop.js';
+export { Task, CancelledError, InvalidStateError, currentTask, type Coro } from './loop/task.js';
+export { sleep, waitFor, gather, fromPromise, type GatherOptions } from './loop/combinators.js';
+export { Handle, TimerHandle } from './loop/timers.js';

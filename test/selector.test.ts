@@ -417,6 +417,32 @@ describe.each(availableBackends.map((b) => [b]))('Selector (%s)', (backend) => {
     });
   });
 
+  it('never crashes on hostile arguments to any method', () => {
+    const sel = make();
+    const [a, b] = pair();
+    sel.register(a, EVENT_READ);
+    b.send(Buffer.from('x')); // so a select with no timeout returns at once
+    const values: unknown[] = [undefined, null, NaN, Infinity, -Infinity, -0, 2 ** 31, 2 ** 53, -1, 0.5,
+      '', '3', {}, [], Symbol('s'), () => 3, 10n, { fileno: () => { throw new Error('boom'); } },
+      { fileno: () => 2 ** 31 }, new Uint8Array(4)];
+    const calls: Array<(v: never) => unknown> = [
+      (v) => sel.register(v, EVENT_READ), (v) => sel.register(a, v), (v) => sel.unregister(v),
+      (v) => sel.modify(v, EVENT_READ), (v) => sel.modify(a, v), (v) => sel.getKey(v),
+      (v) => sel.select(v),
+    ];
+    for (const call of calls) {
+      for (const v of values) {
+        try {
+          call(v as never);
+        } catch (error) {
+          expect(error).toBeInstanceOf(Error);
+        }
+      }
+    }
+    // The registration it started with is intact.
+    expect(sel.getKey(a).events).toBe(EVENT_READ);
+  });
+
   it('watches 2,000 fds numbered above 1024', () => {
     const sel = make<number>();
     pairsAbove(1024, 600); // pad the fd table so the watched fds start high
