@@ -25,7 +25,19 @@ export interface ExampleOptions {
   duration: number;
 }
 
+const USAGE = 'usage: npx tsx examples/NAME.ts [HOST] [PORT] [--quiet] [--duration SECONDS]';
+
+/** The options of this run, from the command line, then the environment, then the defaults. */
 export function exampleOptions(defaults: { duration?: number } = {}): ExampleOptions {
+  try {
+    return parseOptions(defaults);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+function parseOptions(defaults: { duration?: number }): ExampleOptions {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -34,12 +46,13 @@ export function exampleOptions(defaults: { duration?: number } = {}): ExampleOpt
     },
   });
   const env = process.env;
-  const host = positionals[0] ?? env.HOST ?? '127.0.0.1';
-  const port = Number(positionals[1] ?? env.PORT ?? 8000);
+  if (positionals.length > 2) throw new Error(`too many arguments: ${positionals.join(' ')}`);
+  const host = positionals[0] ?? (env.HOST || '127.0.0.1'); // an empty variable counts as unset
+  const port = Number(positionals[1] ?? (env.PORT || 8000));
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`PORT must be an integer from 0 to 65535, got ${positionals[1] ?? env.PORT}`);
   }
-  const duration = Number(values.duration ?? env.DURATION ?? defaults.duration ?? 3);
+  const duration = Number(values.duration ?? (env.DURATION || defaults.duration || 3));
   if (!(duration > 0)) {
     throw new RangeError(`DURATION must be a positive number of seconds, got ${values.duration ?? env.DURATION}`);
   }
