@@ -38,7 +38,7 @@
         ["OS=='linux' and with_libkqueue!='' and libkqueue_dir==''", {
           "defines": ["NS_HAVE_KQUEUE"],
           "cflags_cc": ["<!@(pkg-config --cflags libkqueue)"],
-          "libraries": ["<!@(pkg-config --libs libkqueue)"]
+          "libraries": ["<!@(pkg-config --libs libkqueue)", "-Wl,-rpath,<!(pkg-config --variable=libdir libkqueue)"]
         }]
       ]
     }

@@ -28,7 +28,15 @@ class KqueueBackend final : public Backend {
   explicit KqueueBackend(int kq) : kq_(kq) {}
   ~KqueueBackend() override { Close(); }
 
-  int Fd() const override { return kq_; }
+  int Fd() const override {
+#if defined(LIBKQUEUE)
+    // libkqueue's descriptor is the write end of a pipe that never becomes
+    // readable, so nothing can wait on it (no nesting, no runAsync watch).
+    return -1;
+#else
+    return kq_;
+#endif
+  }
 
   int Add(int fd, uint32_t events) override {
     if (fd >= 0 && static_cast<size_t>(fd) < slots_.size() && slots_[fd].interest != 0) {
