@@ -31,7 +31,12 @@ std::mutex g_mutex;  // serializes table changes and sigaction calls
 struct sigaction g_previous[kMaxSignal];
 int g_watchers[kMaxSignal];
 
-void OnSignal(int signo, siginfo_t* info, void* context) {
+// While any selector watches a signal, this handler replaces whatever was
+// there (as asyncio's add_signal_handler replaces the Python handler), and
+// the old disposition comes back with the last UnwatchSignal. It does not
+// chain: Node's previous handlers are a one-shot SIGINT/SIGTERM re-raise that
+// would come straight back here, and the inspector's SIGUSR1 hook.
+void OnSignal(int signo, siginfo_t*, void*) {
   int saved_errno = errno;
   g_in_handler.fetch_add(1);
   for (Slot& slot : g_slots) {
@@ -41,14 +46,6 @@ void OnSignal(int signo, siginfo_t* info, void* context) {
     if (fd >= 0) (void)!write(fd, &byte, 1);  // a full pipe already wakes it
   }
   g_in_handler.fetch_sub(1);
-  // Chain to whoever held the signal before (libuv, for process.on), so
-  // Node's own listeners still hear it.
-  const struct sigaction& prev = g_previous[signo];
-  if (prev.sa_flags & SA_SIGINFO) {
-    if (prev.sa_sigaction != nullptr) prev.sa_sigaction(signo, info, context);
-  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
-    prev.sa_handler(signo);
-  }
   errno = saved_errno;
 }
 
