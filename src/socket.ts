@@ -26,6 +26,21 @@ const unclosed = new FinalizationRegistry<number>((fd) => {
   });
 });
 
+// Event loops waiting on sockets hear of a close or detach first, so a task
+// parked on a socket that another task closes is woken with an error rather
+// than left waiting on an fd the kernel has silently dropped.
+const closeListeners = new Set<(sock: Socket) => void>();
+
+/** @internal For the event loop: called with each Socket just before its fd is closed or detached. */
+export function addCloseListener(listener: (sock: Socket) => void): void {
+  closeListeners.add(listener);
+}
+
+/** @internal */
+export function removeCloseListener(listener: (sock: Socket) => void): void {
+  closeListeners.delete(listener);
+}
+
 // recv() reads small messages here, then copies out exactly what came, so a
 // recv(65536) that gets 10 bytes does not pin 64 KiB.
 const SCRATCH_SIZE = 65536;
@@ -302,6 +317,7 @@ export class Socket {
   close(): void {
     const fd = this.#fd;
     if (fd < 0) return;
+    if (closeListeners.size > 0) for (const listener of closeListeners) listener(this);
     this.#fd = -1;
     unclosed.unregister(this);
     const rc = calls.close(fd);
@@ -312,6 +328,7 @@ export class Socket {
   /** Gives up ownership of the fd without closing it; returns it. */
   detach(): number {
     const fd = this.#fd;
+    if (fd >= 0 && closeListeners.size > 0) for (const listener of closeListeners) listener(this);
     this.#fd = -1;
     unclosed.unregister(this);
     return fd;

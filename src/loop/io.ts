@@ -5,7 +5,7 @@
 // the next select, so a task that reads, echoes and reads again keeps its
 // registration and the steady state makes no epoll_ctl/kevent call at all.
 import { EVENT_READ, EVENT_WRITE, type Selector, type SelectorKey } from '../selector.js';
-import type { Socket } from '../socket.js';
+import { addCloseListener, removeCloseListener, type Socket } from '../socket.js';
 import type { Parking, Task } from './task.js';
 
 /** One fd the loop watches: its interest and the (at most) two tasks waiting on it. */
@@ -33,32 +33,6 @@ export class FdState implements Parking {
   }
 }
 
-// Socket has no close notification, so each socket the loop waits on gets
-// its close()/detach() wrapped (once) to tell the loops first: a task
-// waiting on a socket that another task closes is woken with an error
-// instead of hanging (the kernel silently drops a closed fd from epoll).
-const watchers = new Set<IoWatcher>();
-const hooked = new WeakSet<Socket>();
-
-function closeAndNotify(this: Socket): void {
-  for (const watcher of watchers) watcher.socketClosing(this);
-  return (Object.getPrototypeOf(this) as Socket).close.call(this);
-}
-
-function detachAndNotify(this: Socket): number {
-  for (const watcher of watchers) watcher.socketClosing(this);
-  return (Object.getPrototypeOf(this) as Socket).detach.call(this);
-}
-
-function hookClose(sock: Socket): void {
-  if (hooked.has(sock)) return;
-  hooked.add(sock);
-  Object.defineProperties(sock, {
-    close: { value: closeAndNotify, writable: true, configurable: true },
-    detach: { value: detachAndNotify, writable: true, configurable: true },
-  });
-}
-
 /** The loop's table of fds with waiting tasks, kept in step with its selector. */
 export class IoWatcher {
   readonly #selector: Selector<FdState>;
@@ -70,7 +44,7 @@ export class IoWatcher {
 
   constructor(selector: Selector<FdState>) {
     this.#selector = selector;
-    watchers.add(this);
+    addCloseListener(this.socketClosing);
   }
 
   /**
@@ -88,7 +62,6 @@ export class IoWatcher {
     if (state === undefined) {
       state = new FdState(this, sock, fd);
       this.#fds.set(fd, state);
-      hookClose(sock);
     }
     const busy = event === EVENT_READ ? state.reader : state.writer;
     if (busy !== null) {
@@ -195,16 +168,16 @@ export class IoWatcher {
   }
 
   /** Called just before `sock` is closed or detached: its waiters get an error. */
-  socketClosing(sock: Socket): void {
+  readonly socketClosing = (sock: Socket): void => {
     const fd = sock.fileno();
     if (fd < 0) return;
     const state = this.#fds.get(fd);
     if (state !== undefined && state.sock === sock) this.#forget(state);
-  }
+  };
 
   /** Forgets every fd (the loop is closing; waiting tasks stay pending, as in asyncio). */
   close(): void {
-    watchers.delete(this);
+    removeCloseListener(this.socketClosing);
     this.#fds.clear();
     this.#review.length = 0;
     this.waiting = 0;
