@@ -31,25 +31,29 @@ bool ArgDouble(const Napi::CallbackInfo& info, size_t i, double* out) {
   return true;
 }
 
-bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length) {
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length) {
   Napi::Env env = info.Env();
   napi_value v = info[i];
   bool is_typed = false;
-  napi_is_typedarray(env, v, &is_typed);
-  if (!is_typed) {
-    Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a Uint8Array")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
   napi_typedarray_type type;
-  size_t count;
-  void* base;
-  napi_get_typedarray_info(env, v, &type, &count, &base, nullptr, nullptr);
-  if (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array) {
+  void* base = nullptr;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &type, length, &base, nullptr, nullptr) != napi_ok ||
+      (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array)) {
     Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a Uint8Array")
         .ThrowAsJavaScriptException();
     return false;
   }
+  // A detached buffer reports a null base and zero length.
+  *data = static_cast<uint8_t*>(base);
+  return true;
+}
+
+bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length) {
+  Napi::Env env = info.Env();
+  uint8_t* base;
+  size_t count;
+  if (!ArgBytes(info, i, &base, &count)) return false;
   double offset, len;
   if (napi_get_value_double(env, info[i + 1], &offset) != napi_ok ||
       napi_get_value_double(env, info[i + 2], &len) != napi_ok || !(offset >= 0) || !(len >= 0) ||
@@ -60,7 +64,7 @@ bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* 
   }
   // A detached buffer reports a null base and zero length; a zero-length
   // range over it is harmless, anything else was rejected above.
-  *data = static_cast<uint8_t*>(base) + static_cast<size_t>(offset);
+  *data = base + static_cast<size_t>(offset);
   *length = static_cast<size_t>(len);
   return true;
 }

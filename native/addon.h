@@ -16,6 +16,10 @@ bool ArgDouble(const Napi::CallbackInfo& info, size_t i, double* out);
 // A Uint8Array (or Buffer) at i with an offset at i + 1 and a length at
 // i + 2: the byte range is checked to lie inside the array.
 bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length);
+// The whole of a Uint8Array (or Buffer) at i. (Not Napi::Buffer: its
+// IsBuffer() is true for any ArrayBufferView, and As<> on a DataView leaves
+// an exception pending that aborts the process at the next napi_throw.)
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length);
 
 // Negative errno as a JS number: the "no exception" failure convention of
 // every native call that can fail in the ordinary course (EAGAIN above all).

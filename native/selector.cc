@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -151,7 +152,10 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
       return {};
     }
     Napi::Int32Array ready = info[1].As<Napi::Int32Array>();
-    int capacity = static_cast<int>(ready.ElementLength() / 2);
+    // Capped: the backend sizes its own event buffer to match, and events
+    // past the cap are level-triggered, so the next wait reports them.
+    constexpr size_t kMaxEvents = 65536;
+    int capacity = static_cast<int>(std::min(ready.ElementLength() / 2, kMaxEvents));
     if (capacity < 1) {
       Napi::RangeError::New(env, "ready must hold at least one event").ThrowAsJavaScriptException();
       return {};

@@ -60,7 +60,11 @@ void WaitForHandlers() {
 }  // namespace
 
 int WatchSignal(int signo, int wake_fd) {
-  if (signo <= 0 || signo >= kMaxSignal || signo == SIGKILL || signo == SIGSTOP) return EINVAL;
+  // SIGKILL/SIGSTOP cannot be caught; a handler that returns from a real
+  // SIGSEGV/SIGBUS/SIGFPE/SIGILL re-runs the faulting instruction forever.
+  if (signo <= 0 || signo >= kMaxSignal || signo == SIGKILL || signo == SIGSTOP ||
+      signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL)
+    return EINVAL;
   std::lock_guard<std::mutex> lock(g_mutex);
   for (Slot& slot : g_slots) {
     if (slot.signo.load() == signo && slot.fd.load() == wake_fd) return 0;

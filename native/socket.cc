@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -79,7 +80,7 @@ Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& ss, socklen_t le
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&ss);
     size_t offset = offsetof(sockaddr_un, sun_path);
     if (len <= offset) return Napi::String::New(env, "");
-    size_t n = len - offset;
+    size_t n = std::min(static_cast<size_t>(len) - offset, sizeof sun->sun_path);
     if (sun->sun_path[0] != '\0') n = strnlen(sun->sun_path, n);
     return Napi::String::New(env, sun->sun_path, n);
   }
@@ -89,17 +90,15 @@ Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& ss, socklen_t le
 // A sockaddr travels between calls as the Buffer made by getaddrinfo() or
 // unixAddress(); reading one back checks its size.
 bool ArgSockaddr(const Napi::CallbackInfo& info, size_t i, const sockaddr** sa, socklen_t* len) {
-  if (!info[i].IsBuffer()) {
-    Napi::TypeError::New(info.Env(), "address must be a sockaddr Buffer").ThrowAsJavaScriptException();
-    return false;
-  }
-  auto buf = info[i].As<Napi::Buffer<uint8_t>>();
-  if (buf.Length() < sizeof(sa_family_t) || buf.Length() > sizeof(sockaddr_storage)) {
+  uint8_t* data;
+  size_t length;
+  if (!ArgBytes(info, i, &data, &length)) return false;
+  if (length < sizeof(sa_family_t) || length > sizeof(sockaddr_storage)) {
     Napi::RangeError::New(info.Env(), "address has a bad size").ThrowAsJavaScriptException();
     return false;
   }
-  *sa = reinterpret_cast<const sockaddr*>(buf.Data());
-  *len = static_cast<socklen_t>(buf.Length());
+  *sa = reinterpret_cast<const sockaddr*>(data);
+  *len = static_cast<socklen_t>(length);
   return true;
 }
 
@@ -191,18 +190,18 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
 // unixAddress(path: Buffer) -> sockaddr_un Buffer | -ENAMETOOLONG. A path
 // that starts with NUL is a Linux abstract name and keeps its exact length.
 Napi::Value UnixAddress(const Napi::CallbackInfo& info) {
-  if (!info[0].IsBuffer()) {
-    Napi::TypeError::New(info.Env(), "path must be a Buffer").ThrowAsJavaScriptException();
-    return {};
-  }
-  auto path = info[0].As<Napi::Buffer<uint8_t>>();
+  uint8_t* path;
+  size_t length;
+  if (!ArgBytes(info, 0, &path, &length)) return {};
   sockaddr_un sun{};
-  size_t max = sizeof sun.sun_path - (path.Length() > 0 && path.Data()[0] == 0 ? 0 : 1);
-  if (path.Length() > max) return Errno(info.Env(), ENAMETOOLONG);
+  size_t max = sizeof sun.sun_path - (length > 0 && path[0] == 0 ? 0 : 1);
+  if (length > max) return Errno(info.Env(), ENAMETOOLONG);
   sun.sun_family = AF_UNIX;
-  memcpy(sun.sun_path, path.Data(), path.Length());
-  size_t len = offsetof(sockaddr_un, sun_path) + path.Length();
-  if (path.Length() > 0 && path.Data()[0] != 0) len += 1;  // the terminating NUL
+  // An empty Buffer's data may be null, and memcpy from null is undefined
+  // even for zero bytes.
+  if (length > 0) memcpy(sun.sun_path, path, length);
+  size_t len = offsetof(sockaddr_un, sun_path) + length;
+  if (length > 0 && path[0] != 0) len += 1;  // the terminating NUL
   return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<uint8_t*>(&sun), len);
 }
 
@@ -352,12 +351,10 @@ Napi::Value SocketAddress(const Napi::CallbackInfo& info) {
 Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   int fd, level, name;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name)) return {};
-  if (!info[3].IsTypedArray() && !info[3].IsBuffer()) {
-    Napi::TypeError::New(info.Env(), "value must be a Uint8Array").ThrowAsJavaScriptException();
-    return {};
-  }
-  auto value = info[3].As<Napi::Uint8Array>();
-  int r = setsockopt(fd, level, name, value.Data(), static_cast<socklen_t>(value.ByteLength()));
+  uint8_t* value;
+  size_t length;
+  if (!ArgBytes(info, 3, &value, &length)) return {};
+  int r = setsockopt(fd, level, name, value, static_cast<socklen_t>(length));
   return Napi::Number::New(info.Env(), r == 0 ? 0 : -errno);
 }
 
@@ -375,6 +372,7 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   uint8_t buf[1024];
   socklen_t len = static_cast<socklen_t>(buflen);
   if (getsockopt(fd, level, name, buf, &len) != 0) return Errno(info.Env(), errno);
+  if (len > static_cast<socklen_t>(buflen)) len = static_cast<socklen_t>(buflen);
   return Napi::Buffer<uint8_t>::Copy(info.Env(), buf, len);
 }
 
@@ -385,6 +383,10 @@ Napi::Value WaitFd(const Napi::CallbackInfo& info) {
   int fd, events;
   double timeout_ms;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) || !ArgDouble(info, 2, &timeout_ms)) return {};
+  // poll(2) ignores a negative fd, which would turn this into a plain sleep
+  // (forever, with no timeout); NaN would wait ~24 days. As in wait(): poll.
+  if (fd < 0) return Errno(info.Env(), EBADF);
+  if (std::isnan(timeout_ms)) timeout_ms = 0;
   pollfd p{fd, 0, 0};
   if (events & 1) p.events |= POLLIN;
   if (events & 2) p.events |= POLLOUT;

@@ -48,7 +48,8 @@ function checkEvents(events: unknown): number {
   if (typeof events !== 'number') {
     throw new TypeError(`events must be EVENT_READ, EVENT_WRITE or both, got ${describe(events)}`);
   }
-  if (!Number.isInteger(events) || events <= 0 || (events & ~(EVENT_READ | EVENT_WRITE)) !== 0) {
+  // Compared, not only masked: `&` truncates to 32 bits, so 2 ** 32 + 1 would pass a mask test.
+  if (!Number.isInteger(events) || events <= 0 || events > (EVENT_READ | EVENT_WRITE)) {
     throw new RangeError(`Invalid events: ${describe(events)} (must be a non-zero mix of EVENT_READ and EVENT_WRITE)`);
   }
   return events;

@@ -12,7 +12,9 @@ import { describe } from '../validate.js';
 import type { Handle, Runnable } from './timers.js';
 
 const byName = constants.signals as Record<string, number>;
-const uncatchable = new Set([byName.SIGKILL, byName.SIGSTOP]);
+// SIGKILL and SIGSTOP cannot be caught; a handler that returns from a real
+// SIGSEGV, SIGBUS, SIGFPE or SIGILL re-runs the faulting instruction forever.
+const uncatchable = new Set(['SIGKILL', 'SIGSTOP', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL'].map((n) => byName[n]));
 
 /** A signal's number from its name ('SIGINT' or 'INT') or number; throws on anything else. */
 export function signalNumber(signal: unknown): number {
@@ -28,7 +30,7 @@ export function signalNumber(signal: unknown): number {
   } else {
     throw new TypeError(`signal must be a name such as 'SIGINT' or a number, got ${describe(signal)}`);
   }
-  if (uncatchable.has(signo)) throw new Error(`signal ${describe(signal)} cannot be caught`);
+  if (uncatchable.has(signo)) throw new RangeError(`signal ${describe(signal)} cannot be handled on the loop`);
   return signo;
 }
 

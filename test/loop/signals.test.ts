@@ -90,7 +90,9 @@ kill -USR2 ${pid}`;
       expect(() => loop.addSignalHandler('SIGNOPE', () => {})).toThrow(RangeError);
       expect(() => loop.addSignalHandler(12345, () => {})).toThrow(RangeError);
       expect(() => loop.addSignalHandler({} as never, () => {})).toThrow(TypeError);
-      expect(() => loop.addSignalHandler('SIGKILL', () => {})).toThrow(/cannot be caught/);
+      for (const name of ['SIGKILL', 'SIGSTOP', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL']) {
+        expect(() => loop.addSignalHandler(name, () => {})).toThrow(/cannot be handled/);
+      }
       expect(() => loop.addSignalHandler('SIGHUP', 'no' as never)).toThrow(TypeError);
     });
   });
