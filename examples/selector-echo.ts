@@ -23,6 +23,11 @@
 //   and close. (The chapter's loop keeps the socket, which is readable
 //   forever after EOF, and spins printing b''.) A reset or a broken pipe
 //   unregisters and closes that connection only.
+// - Out of file descriptors. accept() fails with EMFILE while the process is
+//   at its fd limit, yet the connection stays in the backlog and the server
+//   socket stays readable: retried on every turn, that is a busy loop at
+//   100% CPU. Like asyncio, we stop watching the server socket for
+//   ACCEPT_RETRY_MS and try again then (by when clients may have left).
 // - Ctrl-C (SIGINT) and SIGTERM close every connection, the server socket and
 //   the selector, print the CPU used, and exit with code 0: see `runSlice()`.
 //   To watch that, start it with `node --import tsx examples/selector-echo.ts`
@@ -42,6 +47,7 @@ const SELECT_TIMEOUT_MS = 1000; // the chapter's select(timeout=1)
 const RECV_SIZE = 64 * 1024; // the chapter reads 1024; bigger reads mean fewer calls for big payloads
 const MAX_UNSENT = 1024 * 1024; // per connection; past this we stop reading from it
 const ACCEPT_BATCH = 64; // connections accepted per readiness of the server socket
+const ACCEPT_RETRY_MS = 1000; // after accept() fails for want of fds (asyncio's ACCEPT_RETRY_DELAY)
 
 const { host, port, family, quiet } = exampleOptions();
 const log = quiet ? (_line: string): void => {} : (line: string): void => console.log(line);
@@ -69,11 +75,22 @@ announce(serverSocket);
 
 const connections = new Set<Connection>();
 const cpuUsed = startCpuMeter();
+let acceptPausedUntil: number | null = null; // performance.now() at which to watch the server socket again
 
 // The chapter's `while True:` loop, one turn: wait (at most a second) for
 // sockets to be ready, then handle each one that is.
 function turn(): void {
-  const events = selector.select(SELECT_TIMEOUT_MS);
+  let timeout = SELECT_TIMEOUT_MS;
+  if (acceptPausedUntil !== null) {
+    const left = acceptPausedUntil - performance.now();
+    if (left <= 0) {
+      acceptPausedUntil = null;
+      selector.register(serverSocket, EVENT_READ, null);
+    } else {
+      timeout = Math.min(timeout, left);
+    }
+  }
+  const events = selector.select(timeout);
   if (events.length === 0) log('No events, waiting a bit more!');
   for (const [key, mask] of events) {
     if (key.fileobj === serverSocket) acceptClients();
@@ -125,8 +142,10 @@ function acceptClients(): void {
     } catch (error) {
       if (error instanceof BlockingIOError) return; // the backlog is empty
       if (error instanceof ConnectionAbortedError) continue; // it gave up while waiting
-      if (error instanceof OSError) { // EMFILE and the like: try again next turn
-        console.error(`accept() failed: ${error.message}`);
+      if (error instanceof OSError) { // EMFILE and the like: try again in a while, not at once
+        console.error(`accept() failed: ${error.message}; trying again in ${ACCEPT_RETRY_MS} ms`);
+        selector.unregister(serverSocket);
+        acceptPausedUntil = performance.now() + ACCEPT_RETRY_MS;
         return;
       }
       throw error;
@@ -234,7 +253,7 @@ function close(connection: Connection, why: string): void {
 function shutDown(signal: NodeJS.Signals): void {
   console.log(`Got ${signal}: closing ${connections.size} connection(s) and the server socket`);
   for (const connection of connections) close(connection, 'closed by shutdown');
-  selector.unregister(serverSocket);
+  if (acceptPausedUntil === null) selector.unregister(serverSocket);
   serverSocket.close();
   selector.close();
   const { cpuSeconds, wallSeconds, percent } = cpuUsed();

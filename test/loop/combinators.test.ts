@@ -187,15 +187,17 @@ describe('gather', () => {
   it('cancels every child when the task waiting on gather is cancelled', () => {
     withLoop((loop) => {
       const finallies: string[] = [];
+      let started = 0;
       const child = function* (name: string): Coro<void> {
         try {
+          // Once both children are paused in their sleep, cancel the waiter.
+          if (++started === 2) loop.callSoon(() => task.cancel());
           yield* sleep(10_000);
         } finally {
           finallies.push(name);
         }
       };
       const task = loop.createTask(gather(child('a'), child('b')));
-      loop.callLater(5, () => task.cancel());
       expect(() => loop.runUntilComplete(task)).toThrow(CancelledError);
       expect(finallies.sort()).toEqual(['a', 'b']);
     });
