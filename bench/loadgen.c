@@ -15,7 +15,10 @@
  * all of it to come back, check it, send the next. stream keeps up to
  * --window bytes in flight per connection.
  *
- * One line of JSON goes to stdout; diagnostics go to stderr.
+ * One line of JSON goes to stdout; diagnostics go to stderr. Beside the
+ * figures, cpu_pct is this process's CPU time over the measured interval as a
+ * percentage of one core (near 100: the generator itself may be the limit),
+ * and cpu_total_s its CPU time over its whole life.
  * Exit status: 0 ok, 1 usage, 2 could not connect, 3 echoed data was wrong or
  * connections were lost (the JSON line is still printed).
  */
@@ -494,21 +497,25 @@ int main(int argc, char **argv)
         }
     }
     uint64_t m_end = now_ns();
-    double cpu = cpu_seconds() - cpu_start;
+    double cpu_total = cpu_seconds(), cpu = cpu_total - cpu_start;
     for (int i = 0; i < opt.conns; i++) if (cs[i].fd >= 0) close(cs[i].fd);
+    close(ep);
+    free(stamps);
+    free(cs);
+    free(block);
     if (open_conns == 0) fprintf(stderr, "loadgen: every connection was lost\n");
 
     double secs = measuring ? (double)(m_end - m_start) / 1e9 : 0;
     printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%llu,\"seconds\":%.3f,\"messages\":%llu,"
            "\"msgs_per_sec\":%.1f,\"mib_per_sec\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
            "\"byte_errors\":%llu,\"connect_errors\":%d,\"disconnects\":%llu,"
-           "\"window\":%llu,\"cpu_pct\":%.1f}\n",
+           "\"window\":%llu,\"cpu_pct\":%.1f,\"cpu_total_s\":%.3f}\n",
            opt.stream ? "stream" : "pingpong", opt.conns, (unsigned long long)opt.size, secs,
            (unsigned long long)m_messages, secs > 0 ? (double)m_messages / secs : 0,
            secs > 0 ? (double)m_bytes / secs / 1048576.0 : 0,
            hist_percentile(0.50) / 1000, hist_percentile(0.99) / 1000,
            (unsigned long long)byte_errors, connect_errors, (unsigned long long)disconnects,
-           (unsigned long long)opt.window, secs > 0 ? 100.0 * cpu / secs : 0);
+           (unsigned long long)opt.window, secs > 0 ? 100.0 * cpu / secs : 0, cpu_total);
     fflush(stdout);
     return byte_errors || disconnects || open_conns == 0 ? 3 : 0;
 }

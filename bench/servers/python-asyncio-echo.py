@@ -85,8 +85,11 @@ def main():
     def ready(sock):
         print(f"listening on {host}:{sock.getsockname()[1]}", flush=True)
 
-    # SIGTERM is how the runner stops us; make it unwind like Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM is how the runner stops us: unwind like Ctrl-C. SIGINT is set
+    # too, because a shell starts background jobs with SIGINT ignored and
+    # Python then leaves it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     try:
         asyncio.run(VARIANTS[variant](host, port, ready))
     except KeyboardInterrupt:

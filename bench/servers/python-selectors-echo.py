@@ -26,8 +26,11 @@ def main():
     host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 8000
 
-    # SIGTERM is how the runner stops us; make it unwind like Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM is how the runner stops us: unwind like Ctrl-C. SIGINT is set
+    # too, because a shell starts background jobs with SIGINT ignored and
+    # Python then leaves it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
 
     sel = selectors.DefaultSelector()
     listener = socket.create_server((host, port), backlog=4096)
