@@ -17,7 +17,8 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
 const BIN = path.join(BENCH, 'bin');
 const LOADGEN = path.join(BIN, 'loadgen');
-const RESULTS = path.join(BENCH, 'results');
+// BENCH_RESULTS_DIR redirects the output (CI's smoke run keeps the committed results).
+const RESULTS = process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.join(BENCH, 'results');
 const HOST = '127.0.0.1'; // loopback only, by design
 const SERVER_CPU = '0';
 const LOADGEN_CPU = '1';
@@ -689,7 +690,7 @@ async function main(): Promise<void> {
   const json = { meta, points: plan.points.map((p) => ({ id: pointId(p), ...p })), servers: names, summary: sums, runs };
   fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeReports(meta, names, plan.points, sums);
-  console.error(`run: ${meta.wall_s} s; wrote bench/results/latest.{json,md,svg}`);
+  console.error(`run: ${meta.wall_s} s; wrote ${path.relative(ROOT, RESULTS) || '.'}/latest.{json,md,svg}`);
   if (runs.some((r) => !r.ok)) process.exitCode = 1;
 }
 
