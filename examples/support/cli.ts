@@ -6,7 +6,10 @@
 //   npx tsx examples/NAME.ts [HOST] [PORT] [--quiet] [--duration SECONDS]
 //
 // HOST and PORT may also come from the environment (HOST=..., PORT=...), as
-// may QUIET=1 and DURATION=...; the command line wins. The default is
+// may QUIET=1 and DURATION=...; the command line wins. An example may add
+// switches of its own (task-errors.ts: --handled) and options with a value
+// (reuseport-workers.ts: --workers N); each may also come from the
+// environment, named in capitals (HANDLED=1, WORKERS=4). The default is
 // 127.0.0.1:8000, loopback only, as in the chapter. PORT=0 lets the kernel
 // pick a free port: the first line every server prints is
 // `listening on HOST:PORT` with the real port, so a script can wait for it.
@@ -23,28 +26,53 @@ export interface ExampleOptions {
   quiet: boolean;
   /** --duration or DURATION, in seconds, for the examples that stop by themselves. */
   duration: number;
+  /** The example's own switches, by name: `--handled` or HANDLED=1 -> flags.handled. */
+  flags: Record<string, boolean>;
+  /** The example's own options with a value: `--workers 4` or WORKERS=4 -> values.workers. */
+  values: Record<string, string | undefined>;
+}
+
+/** What an example adds to the common options. */
+export interface ExampleSpec {
+  /** Default for --duration, in seconds (3 unless given). */
+  duration?: number;
+  /** Switches of its own, such as 'handled' for --handled. */
+  flags?: string[];
+  /** Options with a value, such as 'workers' for --workers N. */
+  values?: string[];
 }
 
 const USAGE = 'usage: npx tsx examples/NAME.ts [HOST] [PORT] [--quiet] [--duration SECONDS]';
 
 /** The options of this run, from the command line, then the environment, then the defaults. */
-export function exampleOptions(defaults: { duration?: number } = {}): ExampleOptions {
+export function exampleOptions(spec: ExampleSpec = {}): ExampleOptions {
   try {
-    return parseOptions(defaults);
+    return parseOptions(spec);
   } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
+    const own = [...(spec.flags ?? []).map((name) => `[--${name}]`), ...(spec.values ?? []).map((name) => `[--${name} N]`)];
+    console.error(`${(error as Error).message}\n${[USAGE, ...own].join(' ')}`);
     process.exit(2);
   }
 }
 
-function parseOptions(defaults: { duration?: number }): ExampleOptions {
-  const { values, positionals } = parseArgs({
+/** Whether an environment variable is set to something other than '' or '0'. */
+function envFlag(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== '0';
+}
+
+function parseOptions(spec: ExampleSpec): ExampleOptions {
+  const own: Record<string, { type: 'boolean' | 'string' }> = {};
+  for (const name of spec.flags ?? []) own[name] = { type: 'boolean' };
+  for (const name of spec.values ?? []) own[name] = { type: 'string' };
+  const { values: parsed, positionals } = parseArgs({
     allowPositionals: true,
     options: {
+      ...own,
       quiet: { type: 'boolean', short: 'q' },
       duration: { type: 'string' },
     },
   });
+  const values = parsed as Record<string, string | boolean | undefined>;
   const env = process.env;
   if (positionals.length > 2) throw new Error(`too many arguments: ${positionals.join(' ')}`);
   const host = positionals[0] ?? (env.HOST || '127.0.0.1'); // an empty variable counts as unset
@@ -52,12 +80,19 @@ function parseOptions(defaults: { duration?: number }): ExampleOptions {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`PORT must be an integer from 0 to 65535, got ${positionals[1] ?? env.PORT}`);
   }
-  const duration = Number(values.duration ?? (env.DURATION || defaults.duration || 3));
+  const duration = Number(values.duration ?? (env.DURATION || spec.duration || 3));
   if (!(duration > 0)) {
     throw new RangeError(`DURATION must be a positive number of seconds, got ${values.duration ?? env.DURATION}`);
   }
-  const quiet = values.quiet === true || (env.QUIET !== undefined && env.QUIET !== '' && env.QUIET !== '0');
-  return { host, port, family: host.includes(':') ? AF_INET6 : AF_INET, quiet, duration };
+  const quiet = values.quiet === true || envFlag(env.QUIET);
+  const flags: Record<string, boolean> = {};
+  for (const name of spec.flags ?? []) flags[name] = values[name] === true || envFlag(env[name.toUpperCase()]);
+  const ownValues: Record<string, string | undefined> = {};
+  for (const name of spec.values ?? []) {
+    const value = values[name] ?? env[name.toUpperCase()];
+    ownValues[name] = typeof value === 'string' && value !== '' ? value : undefined;
+  }
+  return { host, port, family: host.includes(':') ? AF_INET6 : AF_INET, quiet, duration, flags, values: ownValues };
 }
 
 /** Prints `listening on HOST:PORT` with the port the kernel really bound. */

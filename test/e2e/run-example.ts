@@ -1,7 +1,8 @@
 // Runs an example from examples/ as a child process, the way a reader runs
 // it (`npx tsx examples/NAME.ts`, here `node --import tsx` so the pid is the
 // server itself and a signal reaches it directly), on a port the kernel
-// picks (PORT=0), and waits for its first line, `listening on HOST:PORT`.
+// picks (PORT=0), and waits for its first line, `listening on HOST:PORT`
+// (or, for an example that is no server, the first line it prints when ready).
 //
 // Every process started here is remembered; `stopAllExamples()` (call it in
 // afterEach) kills what is still running and waits until its pipes are
@@ -22,6 +23,8 @@ export interface StartOptions {
   args?: string[];
   /** How long the example may take to print its ready line (tsx compiles it first). */
   readyTimeoutMs?: number;
+  /** Its first line when ready, for an example that does not listen (default: `listening on HOST:PORT`). */
+  ready?: RegExp;
 }
 
 export class RunningExample {
@@ -129,7 +132,7 @@ export class RunningExample {
 
 const running = new Set<RunningExample>();
 
-/** Starts examples/NAME.ts and resolves once it prints `listening on HOST:PORT`. */
+/** Starts examples/NAME.ts and resolves once it prints `listening on HOST:PORT` (or `options.ready`). */
 export async function startExample(name: string, options: StartOptions = {}): Promise<RunningExample> {
   const child = spawn(process.execPath, ['--import', 'tsx', `examples/${name}.ts`, ...(options.args ?? [])], {
     cwd: ROOT,
@@ -139,12 +142,14 @@ export async function startExample(name: string, options: StartOptions = {}): Pr
   const example = new RunningExample(name, child);
   running.add(example);
   void example.closed.then(() => running.delete(example));
-  const { index, match } = await example.waitForLine(/^listening on \[?([^\]]*?)\]?:(\d+)$/, {
+  const { index, match } = await example.waitForLine(options.ready ?? /^listening on \[?([^\]]*?)\]?:(\d+)$/, {
     timeoutMs: options.readyTimeoutMs ?? 15_000,
   });
   if (index !== 0) throw new Error(`${name} printed other lines before its ready line\n${example.output()}`);
-  example.host = match[1]!;
-  example.port = Number(match[2]);
+  if (options.ready === undefined) {
+    example.host = match[1]!;
+    example.port = Number(match[2]);
+  }
   return example;
 }
 
