@@ -2,6 +2,7 @@
 // this project did not write. Every curl started here is remembered;
 // `stopAllCurl()` (afterEach) kills what still runs and waits for it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { clientEnv } from '../support/client-env.js';
 
 const running = new Set<ChildProcess>();
 
@@ -14,7 +15,7 @@ export interface CurlResult {
 
 /** Runs `curl ARGS` (with `input` on its stdin); resolves when it exits (killed past `timeoutMs`). */
 export function curl(args: string[], options: { input?: Uint8Array; timeoutMs?: number } = {}): Promise<CurlResult> {
-  const child = spawn('curl', args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = spawn('curl', args, { env: clientEnv(), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   running.add(child);
   child.stdin?.on('error', () => {}).end(options.input); // (an error shows in its exit code)
   let stdout = '';

@@ -11,6 +11,7 @@
 // kills what still runs and waits until its pipes are closed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { clientEnv } from '../support/client-env.js';
 
 const CLIENTS = fileURLToPath(new URL('./clients/', import.meta.url));
 const PYTHON = process.env.PYTHON ?? 'python3';
@@ -18,7 +19,7 @@ const PYTHON = process.env.PYTHON ?? 'python3';
 const running = new Set<ChildProcess>();
 
 function start(args: string[]): { child: ChildProcess; closed: Promise<number | null> } {
-  const child = spawn(PYTHON, ['-u', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, ['-u', ...args], { env: clientEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   const closed = new Promise<number | null>((resolve) => {
     child.once('close', (code) => {
