@@ -22,3 +22,5 @@ build() { # build NAME EXTRA_LIBS
 
 build loadgen -lm
 build c-epoll-echo ""
+build micro-syscalls ""
+build micro-hold ""
