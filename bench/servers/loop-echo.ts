@@ -1,9 +1,12 @@
 // The coroutine-loop echo of examples/loop-echo.ts, minus logging: a
-// listener task and one task per connection doing sockRecv and sockSendall
-// back. (sockRecv reads into the loop's shared scratch and copies out what
-// came; a 64 KiB buffer per connection instead cost ~5.6 KiB of RSS per idle
-// connection, more than Node's net.) What the benchmark measures, in either mode:
-//
+// listener task and one task per connection, receiving and sockSendall-ing
+// back. Buffers adapt, as libuv's and Netty's receive allocators do: a
+// connection starts with sockRecv (the loop's shared scratch, copied out),
+// so an idle one holds no buffer of its own (a 64 KiB buffer each cost
+// ~5.6 KiB of RSS per idle connection, more than Node's net); once a read
+// fills BULK bytes it gets its own buffer and recvInto, because copying big
+// reads into fresh memory is slow (page faults). What the benchmark
+// measures, in either mode:
 //   npx tsx bench/servers/loop-echo.ts HOST PORT [blocking|async]
 //
 // blocking: run() holds the thread in select (the fast mode).
@@ -19,11 +22,20 @@ if (mode !== 'blocking' && mode !== 'async') {
 }
 
 const loop = new EventLoop();
+const READ_SIZE = 64 * 1024;
+const BULK = 16 * 1024;
 
 function* echo(sock: Socket): Coro<void> {
+  let buf: Buffer | null = null;
   try {
     for (;;) {
-      const data = yield* loop.sockRecv(sock, 64 * 1024);
+      let data: Buffer;
+      if (buf === null) {
+        data = yield* loop.sockRecv(sock, READ_SIZE);
+        if (data.length >= BULK) buf = Buffer.allocUnsafe(READ_SIZE);
+      } else {
+        data = buf.subarray(0, yield* loop.sockRecvInto(sock, buf));
+      }
       if (data.length === 0) return;
       yield* loop.sockSendall(sock, data);
     }
