@@ -60,6 +60,17 @@ function toAddress(value: NativeAddress): Address {
   return value === null ? '' : value;
 }
 
+/** A `[host, port]` address, checked: host a string without NUL, port 0..65535. */
+function checkHostPort(address: unknown, name: string, expected: string): [string, number] {
+  if (!Array.isArray(address) || address.length !== 2) {
+    throw new TypeError(`${name} must be ${expected}, got ${describe(address)}`);
+  }
+  const [host, port] = address as [unknown, unknown];
+  if (typeof host !== 'string') throw new TypeError(`${name}[0] (host) must be a string, got ${describe(host)}`);
+  if (host.includes('\0')) throw new TypeError(`${name}[0] (host) must not contain NUL`);
+  return [host, checkInt(port, `${name}[1] (port)`, 0, 65535)];
+}
+
 /**
  * Resolves an Address into the kernel's sockaddr for `family`. Host names go
  * through getaddrinfo (blocking, as in Python); '' means any address.
@@ -77,15 +88,9 @@ export function resolveAddress(family: number, type: number, address: unknown, n
   if (family !== AF_INET && family !== AF_INET6) {
     throw new RangeError(`addresses of family ${family} are not supported`);
   }
-  if (!Array.isArray(address) || address.length !== 2) {
-    throw new TypeError(`${name} must be [host, port] for ${familyName(family)}, got ${describe(address)}`);
-  }
-  const [host, port] = address as [unknown, unknown];
-  if (typeof host !== 'string') throw new TypeError(`${name}[0] (host) must be a string, got ${describe(host)}`);
-  checkInt(port, `${name}[1] (port)`, 0, 65535);
-  if (host.includes('\0')) throw new TypeError(`${name}[0] (host) must not contain NUL`);
+  const [host, port] = checkHostPort(address, name, `[host, port] for ${familyName(family)}`);
   const query = host === '<broadcast>' ? '255.255.255.255' : host;
-  const found = calls.getaddrinfo(query, port as number, family, type, query === '');
+  const found = calls.getaddrinfo(query, port, family, type, query === '');
   if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
   if (found.length === 0) throw new GaiError(`no ${familyName(family)} address for ${describe(host)}`);
   return found[0]![1];
@@ -411,13 +416,8 @@ export function createConnection(address: Address, timeout?: number | null): Soc
   if (familyOf(address) === AF_UNIX) {
     candidates = [[AF_UNIX, resolveAddress(AF_UNIX, SOCK_STREAM, address)]];
   } else {
-    if (!Array.isArray(address) || address.length !== 2) {
-      throw new TypeError(`address must be [host, port] or a Unix path, got ${describe(address)}`);
-    }
-    const [host, port] = address as [unknown, unknown];
-    if (typeof host !== 'string') throw new TypeError(`address[0] (host) must be a string, got ${describe(host)}`);
-    checkInt(port, 'address[1] (port)', 0, 65535);
-    const found = calls.getaddrinfo(host === '' ? 'localhost' : host, port as number, AF_UNSPEC, SOCK_STREAM, false);
+    const [host, port] = checkHostPort(address, 'address', '[host, port] or a Unix path');
+    const found = calls.getaddrinfo(host === '' ? 'localhost' : host, port, AF_UNSPEC, SOCK_STREAM, false);
     if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
     if (found.length === 0) throw new GaiError(`no address for ${describe(host)}`);
     candidates = found;

@@ -442,25 +442,13 @@ export class EventLoop implements LoopCore {
 
   /** Receives up to `n` bytes; an empty Buffer means the peer closed (EOF). */
   *sockRecv(sock: Socket, n: number): Coro<Buffer> {
-    const fd = socketFd(sock, 'recv');
     checkInt(n, 'n', 0, INT32_MAX);
     const buf = n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
-    let state = this.#io.lookup(sock, fd);
-    for (;;) {
-      if (state === undefined || !state.drained) {
-        // MSG_DONTWAIT: never block the loop, even if the socket was left blocking.
-        const got = calls.recvInto(fd, buf, 0, n, MSG_DONTWAIT);
-        if (got >= 0) {
-          if (state !== undefined) state.drained = got > 0 && got < n;
-          if (buf === scratch || got < n / 2) return Buffer.from(buf.subarray(0, got));
-          return buf.subarray(0, got);
-        }
-        if (got !== -EAGAIN) throw errorFromErrno(-got, 'recv');
-      }
-      state = this.#io.park(sock, fd, EVENT_READ, this.#currentTask('sockRecv'));
-      yield PARKED;
-      if (sock.fileno() !== fd) throw closedWhileWaiting('recv');
-    }
+    // The read and the copy out happen with no pause between them, so one
+    // shared scratch serves every task.
+    const got = yield* this.sockRecvInto(sock, buf.subarray(0, n));
+    if (buf === scratch || got < n / 2) return Buffer.from(buf.subarray(0, got));
+    return buf.subarray(0, got);
   }
 
   /** Receives into `buf`; returns the byte count (0 at EOF). Allocates nothing. */
