@@ -13,23 +13,23 @@
 // runs the same iterations as callbacks of Node's own loop: libuv watches
 // the selector's fd, a Node timer covers the next deadline and setImmediate
 // runs ready work, so Node's timers, fs and net keep working alongside.
-import { MSG_DONTWAIT, SO_ERROR, SOL_SOCKET } from '../constants.js';
-import { errno, errorFromErrno, OSError } from '../errors.js';
+import { SO_ERROR, SOL_SOCKET } from '../constants.js';
+import { errno, errorFromErrno } from '../errors.js';
 import { native, type NativeSelector } from '../native.js';
 import { EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
-import { checkBytes, checkFunction, checkInt, describe, INT32_MAX } from '../validate.js';
+import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
+import { closedWhileWaiting, RecvIntoOp, RecvOp, SendallOp, socketFd, taskOf } from './sock-ops.js';
 import { SignalHandlers, signalNumber } from './signals.js';
 import {
-  type Coro, currentTask, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
+  type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
   type UnretrievedReport,
 } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
 const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
-const EBADF = errno.EBADF!;
 const EINPROGRESS = errno.EINPROGRESS!;
 const EINTR = errno.EINTR!;
 
@@ -113,13 +113,6 @@ function defaultExceptionHandler(context: ExceptionContext): void {
   process.stderr.write(`${text}\n`);
 }
 
-function socketFd(sock: unknown, syscall: string): number {
-  if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
-  const fd = sock.fileno();
-  if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
-  return fd;
-}
-
 function requireNonBlocking(fd: number, what: string): void {
   // accept() and connect() have no per-call "don't wait" flag, so a blocking
   // socket would block the whole loop; asyncio refuses it too.
@@ -128,14 +121,7 @@ function requireNonBlocking(fd: number, what: string): void {
   }
 }
 
-function closedWhileWaiting(syscall: string): OSError {
-  return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
-}
 
-// sockRecv reads into this, then copies out what came (as Socket.recv), so
-// a recv(65536) that gets 10 bytes neither allocates nor pins 64 KiB.
-const SCRATCH_SIZE = 65536;
-let scratch: Buffer | null = null;
 
 /**
  * An asyncio-style event loop over a Selector: runs tasks (generator
@@ -441,57 +427,21 @@ export class EventLoop implements LoopCore {
   }
 
   /** Receives up to `n` bytes; an empty Buffer means the peer closed (EOF). */
-  *sockRecv(sock: Socket, n: number): Coro<Buffer> {
-    checkInt(n, 'n', 0, INT32_MAX);
-    const buf = n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
-    // The read and the copy out happen with no pause between them, so one
-    // shared scratch serves every task.
-    const got = yield* this.sockRecvInto(sock, buf.subarray(0, n));
-    if (buf === scratch || got < n / 2) return Buffer.from(buf.subarray(0, got));
-    return buf.subarray(0, got);
+  sockRecv(sock: Socket, n: number): Coro<Buffer> {
+    return new RecvOp(this, this.#io, sock, n);
   }
 
   /** Receives into `buf`; returns the byte count (0 at EOF). Allocates nothing. */
-  *sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
-    const fd = socketFd(sock, 'recv');
-    checkBytes(buf, 'buf');
-    const length = buf.byteLength;
-    let state = this.#io.lookup(sock, fd);
-    for (;;) {
-      if (state === undefined || !state.drained) {
-        const got = calls.recvInto(fd, buf, 0, length, MSG_DONTWAIT);
-        if (got >= 0) {
-          if (state !== undefined) state.drained = got > 0 && got < length;
-          return got;
-        }
-        if (got !== -EAGAIN) throw errorFromErrno(-got, 'recv');
-      }
-      state = this.#io.park(sock, fd, EVENT_READ, this.#currentTask('sockRecvInto'));
-      yield PARKED;
-      if (sock.fileno() !== fd) throw closedWhileWaiting('recv');
-    }
+  sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
+    return new RecvIntoOp(this, this.#io, sock, buf);
   }
 
   /**
    * Sends all of `data`, waiting for room whenever the kernel's buffer is
    * full (and watching for writability only then).
    */
-  *sockSendall(sock: Socket, data: Uint8Array): Coro<void> {
-    const fd = socketFd(sock, 'send');
-    checkBytes(data, 'data');
-    const length = data.byteLength;
-    let offset = 0;
-    while (offset < length) {
-      const sent = calls.send(fd, data, offset, length - offset, MSG_DONTWAIT);
-      if (sent >= 0) {
-        offset += sent;
-        continue;
-      }
-      if (sent !== -EAGAIN) throw errorFromErrno(-sent, 'send');
-      this.#io.park(sock, fd, EVENT_WRITE, this.#currentTask('sockSendall'));
-      yield PARKED;
-      if (sock.fileno() !== fd) throw closedWhileWaiting('send');
-    }
+  sockSendall(sock: Socket, data: Uint8Array): Coro<void> {
+    return new SendallOp(this, this.#io, sock, data);
   }
 
   /**
@@ -743,11 +693,7 @@ export class EventLoop implements LoopCore {
   }
 
   #currentTask(what: string): Task<unknown> {
-    const task = currentTask();
-    if (task === null || task._loop !== this) {
-      throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
-    }
-    return task;
+    return taskOf(this, what);
   }
 }
 

@@ -303,4 +303,94 @@ describe('socket operations', () => {
     expect(received).toBe(sent);
     expect(performance.now() - started).toBeLessThan(15_000);
   });
+
+  // sockRecv, sockRecvInto and sockSendall are iterators, not generators:
+  // what yield* relies on must behave as a generator's would.
+  describe('as coroutines driven by yield*', () => {
+    it('reports bad arguments inside the task, where it is yield*-ed, not when called', () => {
+      const [a, b] = nonBlockingPair();
+      try {
+        const errors = run(function* () {
+          const loop = getRunningLoop();
+          const ops = [loop.sockRecv(a, -1), loop.sockRecvInto(a, 'no' as never), loop.sockSendall(a, 42 as never)];
+          const caught: unknown[] = [];
+          for (const op of ops) {
+            try {
+              yield* op;
+            } catch (error) {
+              caught.push(error);
+            }
+          }
+          return caught;
+        });
+        expect(errors.map((e) => (e as Error).constructor.name)).toEqual(['RangeError', 'TypeError', 'TypeError']);
+        expect((errors[0] as Error).message).toMatch(/^n must be/);
+        expect((errors[1] as Error).message).toMatch(/^buf must be/);
+        expect((errors[2] as Error).message).toMatch(/^data must be/);
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+
+    it('delivers a cancellation at the pause to the caller\'s catch and finally, and the socket stays usable', () => {
+      withInspectableLoop((loop, selector) => {
+        const [a, b] = nonBlockingPair();
+        try {
+          const seen: string[] = [];
+          const reader = loop.createTask((function* (): Coro<string> {
+            try {
+              yield* loop.sockRecv(a, 10);
+              return 'not cancelled';
+            } catch (error) {
+              seen.push((error as Error).constructor.name);
+            } finally {
+              seen.push('finally');
+            }
+            // Swallowed the cancel: read again, on the same registration.
+            return (yield* loop.sockRecv(a, 10)).toString();
+          })());
+          loop.runUntilComplete(sleep(1));
+          reader.cancel();
+          loop.callLater(5, () => b.send(Buffer.from('after')));
+          expect(loop.runUntilComplete(reader)).toBe('after');
+          expect(seen).toEqual(['CancelledError', 'finally']);
+          loop.runUntilComplete(sleep(1));
+          expect(selector.getMap()!.size).toBe(0);
+        } finally {
+          a.close();
+          b.close();
+        }
+      });
+    });
+
+    it('is done after it finishes, fails or is thrown into, as a generator would be', () => {
+      const [a, b] = nonBlockingPair();
+      try {
+        withInspectableLoop((loop) => {
+          b.send(Buffer.from('x'));
+          const op = loop.sockRecv(a, 10);
+          const first = op.next();
+          expect(first.done).toBe(true);
+          expect((first.value as Buffer).toString()).toBe('x');
+          expect(op.next()).toEqual({ done: true, value: undefined });
+
+          // Nothing to read: it would park, and outside a task that is an error.
+          const waiting = loop.sockRecvInto(a, Buffer.alloc(4));
+          expect(() => waiting.next()).toThrow(/must run inside a task of this loop/);
+          expect(waiting.next()).toEqual({ done: true, value: undefined });
+
+          const thrownInto = loop.sockSendall(a, Buffer.from('y'));
+          expect(() => thrownInto.throw(new Error('boom'))).toThrow('boom');
+          expect(thrownInto.next()).toEqual({ done: true, value: undefined });
+          expect(thrownInto.return(undefined)).toEqual({ done: true, value: undefined });
+          // The op thrown into before its first step sent nothing.
+          expect(() => b.recv(10)).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+        });
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
 });
