@@ -20,7 +20,7 @@ import { EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
-import { closedWhileWaiting, RecvIntoOp, RecvOp, SendallOp, socketFd, taskOf } from './sock-ops.js';
+import { closedWhileWaiting, RecvOp, SendallOp, socketFd, taskOf } from './sock-ops.js';
 import { SignalHandlers, signalNumber } from './signals.js';
 import {
   type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
@@ -428,12 +428,12 @@ export class EventLoop implements LoopCore {
 
   /** Receives up to `n` bytes; an empty Buffer means the peer closed (EOF). */
   sockRecv(sock: Socket, n: number): Coro<Buffer> {
-    return new RecvOp(this, this.#io, sock, n);
+    return new RecvOp<Buffer>(this, this.#io, sock, n, true);
   }
 
   /** Receives into `buf`; returns the byte count (0 at EOF). Allocates nothing. */
   sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
-    return new RecvIntoOp(this, this.#io, sock, buf);
+    return new RecvOp<number>(this, this.#io, sock, buf, false);
   }
 
   /**

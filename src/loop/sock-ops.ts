@@ -60,39 +60,43 @@ const RUNNING = 1;
 const PARKED_ON_FD = 2;
 const DONE = 3;
 
-/** The iterator protocol around `attempt()`, which returns PARKED or the result. */
+/**
+ * The iterator protocol around `attempt()`. One level of subclassing only,
+ * and no symbol returned where a value is expected: both showed up in
+ * profiles (derived-constructor stubs, generic strict-equality checks).
+ */
 abstract class SockOp<T> implements Coro<T> {
   protected phase = NEW;
   protected fd = -1;
+  /** Set by attempt() when it returns true. */
+  protected result: T | undefined = undefined;
 
   constructor(
     protected readonly loop: LoopCore,
     protected readonly io: IoWatcher,
     protected readonly sock: Socket,
+    protected readonly syscall: string,
   ) {}
 
   /** Validates the arguments (first step only); returns the fd. */
   protected abstract start(): number;
-  /** Tries the system call; parks and returns PARKED when it would block. */
-  protected abstract attempt(): T | typeof PARKED;
-  protected abstract get syscall(): string;
+  /** Tries the system call: true when finished (see result), false when it parked the task. */
+  protected abstract attempt(): boolean;
 
   next(): IteratorResult<unknown, T> {
     if (this.phase === DONE) return FINISHED_STEP as IteratorResult<unknown, T>;
     try {
       if (this.phase === NEW) {
         this.fd = this.start();
-      } else if (this.phase === PARKED_ON_FD && this.sock.fileno() !== this.fd) {
+      } else if (this.sock.fileno() !== this.fd) {
         throw closedWhileWaiting(this.syscall);
       }
-      this.phase = RUNNING;
-      const value = this.attempt();
-      if (value === PARKED) {
+      if (!this.attempt()) {
         this.phase = PARKED_ON_FD;
         return PARKED_STEP;
       }
       this.phase = DONE;
-      return { done: true, value };
+      return { done: true, value: this.result as T };
     } catch (error) {
       this.phase = DONE;
       throw error;
@@ -124,85 +128,56 @@ abstract class SockOp<T> implements Coro<T> {
   }
 }
 
-/** The receive both sockRecv and sockRecvInto make. */
-abstract class RecvBase<T> extends SockOp<T> {
-  protected buf: Uint8Array = EMPTY;
-  protected length = 0;
+/**
+ * sockRecvInto (into the caller's buffer; allocates nothing) and sockRecv
+ * (up to n bytes in a Buffer of their own, read via the shared scratch).
+ */
+export class RecvOp<T extends number | Buffer> extends SockOp<T> {
+  #buf: Uint8Array = EMPTY;
+  #length = 0;
   #state: FdState | undefined = undefined;
 
-  protected get syscall(): string {
-    return 'recv';
+  /** `copy`: sockRecv, with `arg` the byte count; else sockRecvInto, with `arg` the buffer. */
+  constructor(loop: LoopCore, io: IoWatcher, sock: Socket, private readonly arg: unknown, private readonly copy: boolean) {
+    super(loop, io, sock, 'recv');
   }
 
-  /** Looks up the fd's loop state once the buffer is set; returns the fd. */
-  protected begin(): number {
+  protected start(): number {
+    let n = 0;
+    if (this.copy) n = checkInt(this.arg, 'n', 0, INT32_MAX);
     const fd = socketFd(this.sock, 'recv');
+    if (this.copy) {
+      this.#buf = n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
+      this.#length = n;
+    } else {
+      this.#buf = checkBytes(this.arg, 'buf');
+      this.#length = this.#buf.byteLength;
+    }
     this.#state = this.io.lookup(this.sock, fd);
     return fd;
   }
 
-  /** The byte count, or PARKED. */
-  protected receive(what: string): number | typeof PARKED {
+  protected attempt(): boolean {
     const state = this.#state;
     // A short last read means the socket is most likely empty: park at once
     // rather than make a system call to hear EAGAIN (see FdState.drained).
     if (state === undefined || !state.drained) {
-      const got = calls.recvInto(this.fd, this.buf, 0, this.length, MSG_DONTWAIT);
+      const got = calls.recvInto(this.fd, this.#buf, 0, this.#length, MSG_DONTWAIT);
       if (got >= 0) {
-        if (state !== undefined) state.drained = got > 0 && got < this.length;
-        return got;
+        if (state !== undefined) state.drained = got > 0 && got < this.#length;
+        this.result = (this.copy ? this.#copyOut(got) : got) as T;
+        return true;
       }
       if (got !== -EAGAIN) throw errorFromErrno(-got, 'recv');
     }
-    this.#state = this.park(EVENT_READ, what);
-    return PARKED;
-  }
-}
-
-/** sockRecvInto: receive into the caller's buffer; allocates nothing more. */
-export class RecvIntoOp extends RecvBase<number> {
-  readonly #target: unknown;
-
-  constructor(loop: LoopCore, io: IoWatcher, sock: Socket, buf: Uint8Array) {
-    super(loop, io, sock);
-    this.#target = buf;
+    this.#state = this.park(EVENT_READ, this.copy ? 'sockRecv' : 'sockRecvInto');
+    return false;
   }
 
-  protected start(): number {
-    const fd = this.begin();
-    this.buf = checkBytes(this.#target, 'buf');
-    this.length = this.buf.byteLength;
-    return fd;
-  }
-
-  protected attempt(): number | typeof PARKED {
-    return this.receive('sockRecvInto');
-  }
-}
-
-/** sockRecv: up to n bytes in a Buffer of their own. */
-export class RecvOp extends RecvBase<Buffer> {
-  readonly #n: unknown;
-
-  constructor(loop: LoopCore, io: IoWatcher, sock: Socket, n: number) {
-    super(loop, io, sock);
-    this.#n = n;
-  }
-
-  protected start(): number {
-    const n = checkInt(this.#n, 'n', 0, INT32_MAX);
-    const fd = this.begin();
-    this.buf = n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
-    this.length = n;
-    return fd;
-  }
-
-  protected attempt(): Buffer | typeof PARKED {
-    const got = this.receive('sockRecv');
-    if (got === PARKED) return PARKED;
-    const buf = this.buf as Buffer;
+  #copyOut(got: number): Buffer {
+    const buf = this.#buf as Buffer;
     // Copy out of the scratch, or out of a big buffer mostly left empty.
-    if (buf === scratch || got < this.length / 2) {
+    if (buf === scratch || got < this.#length / 2) {
       const out = Buffer.allocUnsafe(got);
       buf.copy(out, 0, 0, got);
       return out;
@@ -213,26 +188,20 @@ export class RecvOp extends RecvBase<Buffer> {
 
 /** sockSendall: send everything, waiting for room whenever the kernel's buffer is full. */
 export class SendallOp extends SockOp<void> {
-  readonly #target: unknown;
   #data: Uint8Array = EMPTY;
   #offset = 0;
 
-  constructor(loop: LoopCore, io: IoWatcher, sock: Socket, data: Uint8Array) {
-    super(loop, io, sock);
-    this.#target = data;
-  }
-
-  protected get syscall(): string {
-    return 'send';
+  constructor(loop: LoopCore, io: IoWatcher, sock: Socket, private readonly arg: unknown) {
+    super(loop, io, sock, 'send');
   }
 
   protected start(): number {
     const fd = socketFd(this.sock, 'send');
-    this.#data = checkBytes(this.#target, 'data');
+    this.#data = checkBytes(this.arg, 'data');
     return fd;
   }
 
-  protected attempt(): void | typeof PARKED {
+  protected attempt(): boolean {
     const data = this.#data;
     const length = data.byteLength;
     while (this.#offset < length) {
@@ -244,8 +213,8 @@ export class SendallOp extends SockOp<void> {
       if (sent !== -EAGAIN) throw errorFromErrno(-sent, 'send');
       // Watch for writability only now that the kernel's buffer is full.
       this.park(EVENT_WRITE, 'sockSendall');
-      return PARKED;
+      return false;
     }
-    return undefined;
+    return true;
   }
 }
