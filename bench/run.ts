@@ -81,6 +81,22 @@ const SERVERS: ServerSpec[] = [
 // Ratios are computed against these two, when they are part of the run.
 const BASELINE_NODE = 'node-net-data';
 const BASELINE_C = 'c-epoll';
+const BASELINE_PYTHON = 'python-selectors';
+
+// Issue 6's targets: a ratio (from the same run) per server and point.
+interface Target { label: string; server: string; base: 'vs_node' | 'vs_c' | 'vs_python'; points: string[]; min: number }
+const SMALL = ['64 B × 10', '1 KiB × 100'];
+const LARGE = ['16 KiB × 10', '100 KiB × 10'];
+const EVERY = [...SMALL, ...LARGE, '1 KiB × 1000'];
+const TARGETS: Target[] = [
+  { label: 'Selector echo ÷ Node net, small messages', server: 'ns-selector', base: 'vs_node', points: SMALL, min: 2.0 },
+  { label: 'Selector echo ÷ C reference, small messages', server: 'ns-selector', base: 'vs_c', points: SMALL, min: 0.9 },
+  { label: 'Selector echo ÷ Node net, large messages', server: 'ns-selector', base: 'vs_node', points: LARGE, min: 3.0 },
+  { label: 'Selector echo ÷ C reference, large messages', server: 'ns-selector', base: 'vs_c', points: LARGE, min: 0.85 },
+  { label: 'Selector echo ÷ Python selectors, every point', server: 'ns-selector', base: 'vs_python', points: EVERY, min: 1.0 },
+  { label: 'coroutine loop (blocking) ÷ Node net, every point', server: 'ns-loop', base: 'vs_node', points: EVERY, min: 1.5 },
+  { label: 'coroutine loop (runAsync) ÷ Node net, every point', server: 'ns-loop-async', base: 'vs_node', points: EVERY, min: 1.2 },
+];
 
 // ---------------------------------------------------------------------------
 // The matrix. Full mode: 5 points x 3 repeats x ~3.3 s = ~50 s per server,
@@ -363,7 +379,7 @@ interface Summary {
   msgs_per_sec: number | null; mib_per_sec: number | null; p50_us: number | null; p99_us: number | null;
   server_cpu_pct: number | null; loadgen_cpu_pct: number | null; other_cpu_pct: number | null;
   byte_errors: number; connect_errors: number; disconnects: number;
-  vs_node: number | null; vs_c: number | null;
+  vs_node: number | null; vs_c: number | null; vs_python: number | null;
   engine: string | null; // the loadgen's engine in these runs
   spread_pct: number | null; // half the range of msgs/s over repeats, % of the median
 }
@@ -391,7 +407,7 @@ function summarise(servers: string[], points: Point[], runs: Run[]): Summary[] {
         byte_errors: sum((r) => r.byte_errors),
         connect_errors: sum((r) => r.connect_errors),
         disconnects: sum((r) => r.disconnects),
-        vs_node: null, vs_c: null, spread_pct: null,
+        vs_node: null, vs_c: null, vs_python: null, spread_pct: null,
         engine: [...new Set(good.map((r) => r.result!.engine ?? 'epoll'))].join(', ') || null,
       });
     }
@@ -407,6 +423,7 @@ function summarise(servers: string[], points: Point[], runs: Run[]): Summary[] {
     const mine = rates(s.server, s.point);
     s.vs_node = pairedRatio(mine, rates(BASELINE_NODE, s.point));
     s.vs_c = pairedRatio(mine, rates(BASELINE_C, s.point));
+    s.vs_python = pairedRatio(mine, rates(BASELINE_PYTHON, s.point));
     const v = [...mine.values()];
     s.spread_pct = v.length > 1 && s.msgs_per_sec
       ? round(((Math.max(...v) - Math.min(...v)) / 2 / s.msgs_per_sec) * 100, 1) : null;
@@ -461,6 +478,7 @@ function markdown(meta: Meta, servers: string[], points: Point[], sums: Summary[
         (servers.includes(HARNESS_CHECK)
           ? ` The \`${HARNESS_CHECK}\` row near or below 1.00: a cheaper loadgen does not make the C ` +
             'reference faster, so the epoll loadgen is not its limit.' : '')) : []),
+    ...targetTable(servers, sums),
     ...table('Latency p50 / p99', (s) => `${fmtUs(s.p50_us)} / ${fmtUs(s.p99_us)}`),
     ...table('CPU, server / loadgen / other processes (% of one core)',
       (s) => (s.server_cpu_pct === null ? '–'
@@ -481,6 +499,31 @@ function markdown(meta: Meta, servers: string[], points: Point[], sums: Summary[
     : `**Problems:** ${problems.map((s) => `${s.server} @ ${s.point}: ${s.failed} failed runs, ` +
         `${s.byte_errors} wrong bytes, ${s.connect_errors} connect errors, ${s.disconnects} lost connections`).join('; ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+// The targets as a checklist: each ratio, and whether it reached its bar
+// (> for "faster than", >= otherwise).
+function targetTable(servers: string[], sums: Summary[]): string[] {
+  const rows: string[] = [];
+  for (const t of TARGETS) {
+    const baseName = { vs_node: BASELINE_NODE, vs_c: BASELINE_C, vs_python: BASELINE_PYTHON }[t.base];
+    if (!servers.includes(t.server) || !servers.includes(baseName)) continue;
+    const cells = t.points.map((point) => {
+      const s = sums.find((x) => x.server === t.server && x.point === point);
+      const v = s?.[t.base] ?? null;
+      if (v === null) return `${point}: –`;
+      const met = t.min === 1.0 ? v > 1.0 : v >= t.min;
+      // A base the loadgen held back (†) makes the ratio unreliable: say so.
+      const base = sums.find((x) => x.server === baseName && x.point === point);
+      const shown = t.min === 1.0 ? `${v.toFixed(3)}×` : fmtRatio(v);
+      return `${point}: ${shown} ${met ? '✓' : '✗'}${base && harnessBound(base) ? ' †' : ''}`;
+    });
+    rows.push(`| ${t.label} | ${t.min === 1.0 ? '> 1.00×' : `≥ ${t.min.toFixed(2)}×`} | ${cells.join('; ')} |`);
+  }
+  if (rows.length === 0) return [];
+  return ['### Targets (issue 6)', '', 'Ratios as in the tables above (medians of back-to-back pairs); † the base ' +
+    'of the ratio was held back by the loadgen at that point, so the ratio overstates the server.', '',
+    '| target | bar | measured |', '|---|---|---|', ...rows, ''];
 }
 
 // Which engine the loadgen used for a row ("uring", or "epoll" where the
