@@ -515,7 +515,7 @@ function targetTable(servers: string[], sums: Summary[]): string[] {
       const met = t.min === 1.0 ? v > 1.0 : v >= t.min;
       // A base the loadgen held back (†) makes the ratio unreliable: say so.
       const base = sums.find((x) => x.server === baseName && x.point === point);
-      const shown = t.min === 1.0 ? `${v.toFixed(3)}×` : fmtRatio(v);
+      const shown = `${v.toFixed(3)}×`; // three decimals: 2.00× must not hide a 1.997× miss
       return `${point}: ${shown} ${met ? '✓' : '✗'}${base && harnessBound(base) ? ' †' : ''}`;
     });
     rows.push(`| ${t.label} | ${t.min === 1.0 ? '> 1.00×' : `≥ ${t.min.toFixed(2)}×`} | ${cells.join('; ')} |`);
