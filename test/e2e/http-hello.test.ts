@@ -107,6 +107,9 @@ describe('examples/http-hello.ts with a raw socket', () => {
     // Only the last answer closes.
     const answers = text.split('HTTP/1.1 200 OK\r\n').slice(1);
     expect(answers.map((answer) => answer.includes('Connection: close\r\n'))).toEqual([false, false, true]);
+    // The server logs each request after answering it: the last line can
+    // reach us after the client has seen the close.
+    await example.waitForLine(/"GET \/3 HTTP\/1\.1" 200$/);
     expect(example.lines.filter((line) => line.includes('HTTP/1.1" 200')).map((line) => line.split('"')[1])).toEqual([
       'GET /1 HTTP/1.1', 'POST /2 HTTP/1.1', 'GET /3 HTTP/1.1',
     ]);
