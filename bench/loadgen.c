@@ -476,30 +476,21 @@ struct uring_io {
     struct msghdr mh;
     struct iovec iov[MAX_IOV];
     unsigned char hdrs[MAX_IOV / 2][HDR_SIZE];
-    unsigned char *rbuf;
-    int sending, receiving;
+    int sending;
 };
 
 enum { OP_SEND = 0, OP_RECV = 1 };
 
-
 static int uring_init(struct uring *u, unsigned entries)
 {
     /* Task work deferred to our own io_uring_enter: completions are handled
-     * in batches, without interrupting us; older kernels get plainer rings. */
-    static const unsigned flag_sets[] = {
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
-        0,
-    };
+     * in batches, without interrupting us. A kernel that has it (6.1) also
+     * has what the rest needs (multishot receive, buffer rings, POLL_FIRST);
+     * one that does not gets the epoll engine instead. */
     struct io_uring_params p;
-    int fd = -1;
-    for (size_t i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
-        memset(&p, 0, sizeof p);
-        p.flags = flag_sets[i];
-        fd = (int)syscall(__NR_io_uring_setup, entries, &p);
-        if (fd >= 0 || errno != EINVAL) break;
-    }
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
     if (fd < 0) return errno;
     if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_EXT_ARG) ||
         !(p.features & IORING_FEAT_NODROP)) {
@@ -564,12 +555,9 @@ static struct io_uring_sqe *uring_sqe(struct uring *u)
 
 static struct uring ring;
 static struct uring_io *uio;
-static uint32_t rbuf_size;
-static int recv_poll_first = 1;
 
-/* Multishot receive (Linux 6.0): one request per connection stays armed and
- * picks a buffer from a shared ring per arrival, instead of one request per
- * echo. Without it, each connection has a buffer of its own. */
+/* Multishot receive: one request per connection stays armed and picks a
+ * buffer from a shared ring per arrival, instead of one request per echo. */
 static struct io_uring_buf_ring *bufring;
 static unsigned char *bufpool;
 static uint32_t nbufs, bufsize;
@@ -596,7 +584,7 @@ static int bufring_init(void)
     }
     bufpool = malloc((size_t)nbufs * bufsize);
     if (!bufpool) { fprintf(stderr, "loadgen: out of memory\n"); exit(2); }
-    memset(bufpool, 0, (size_t)nbufs * bufsize);
+    memset(bufpool, 0, (size_t)nbufs * bufsize);   /* touched now: first-touch faults are slow */
     return 0;
 }
 
@@ -617,18 +605,11 @@ static void uring_recv(struct conn *c)
     struct io_uring_sqe *e = uring_sqe(&ring);
     e->opcode = IORING_OP_RECV;
     e->fd = c->fd;
-    if (bufring) {
-        e->flags = IOSQE_BUFFER_SELECT;
-        e->buf_group = 0;
-        e->ioprio = IORING_RECV_MULTISHOT;
-    } else {
-        e->addr = (uint64_t)(uintptr_t)uio[c->id].rbuf;
-        e->len = rbuf_size;
-    }
+    e->flags = IOSQE_BUFFER_SELECT;
+    e->buf_group = 0;
     /* The echo is not back yet when we ask: wait for it before trying. */
-    if (recv_poll_first) e->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    e->ioprio = IORING_RECV_MULTISHOT | IORING_RECVSEND_POLL_FIRST;
     e->user_data = (uint64_t)c->id << 1 | OP_RECV;
-    uio[c->id].receiving = 1;
 }
 
 /* Queue the next write of c unless one is in flight or the window is full. */
@@ -662,21 +643,18 @@ static void uring_complete(struct conn *c, int op, int res, unsigned flags, uint
         uring_send(c, t);
         return;
     }
-    const unsigned char *data = io->rbuf;
+    const unsigned char *data = NULL;
     if (flags & IORING_CQE_F_BUFFER) {
         uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
         data = bufpool + (size_t)bid * bufsize;
         bufring_put(bid);   /* read below, before the kernel sees it again */
     }
     int armed = (flags & IORING_CQE_F_MORE) != 0;
-    io->receiving = armed;
     if (c->state != C_OPEN) return;
     if (res > 0) {
         conn_verify(c, data, (uint64_t)res, t);
     } else if (res == 0) {
         lost(c, "server closed the connection", 0);
-    } else if (res == -EINVAL && recv_poll_first) {
-        recv_poll_first = 0;   /* a kernel older than 5.19 */
     } else if (res != -EINTR && res != -EAGAIN && res != -ENOBUFS) {
         lost(c, "recv", -res);
     }
@@ -692,27 +670,14 @@ static int traffic_uring(struct conn *cs, int open_conns)
     unsigned entries = 1;
     while (entries < 2u * (unsigned)opt.conns + 16 && entries < 32768) entries <<= 1;
     int e = uring_init(&ring, entries);
+    if (!e && (e = bufring_init()) != 0) close(ring.fd);
     if (e) { errno = e; return -1; }
-    /* A receive buffer per connection, big enough for a whole echo in
-     * ping-pong; touched now, since first-touch faults are slow here. */
-    uint64_t cap = (64u << 20) / (uint64_t)opt.conns;
-    if (cap < 16384) cap = 16384;
-    uint64_t want = opt.window < READ_SIZE ? opt.window : READ_SIZE;
-    rbuf_size = (uint32_t)(want < cap ? want : cap);
+    for (uint32_t i = 0; i < nbufs; i++) bufring_put((uint16_t)i);
+    bufring_publish();
     uio = calloc((size_t)opt.conns, sizeof *uio);
     if (!uio) { fprintf(stderr, "loadgen: out of memory\n"); exit(2); }
-    unsigned char *bufs = NULL;
-    if (bufring_init() == 0) {
-        for (uint32_t i = 0; i < nbufs; i++) bufring_put((uint16_t)i);
-        bufring_publish();
-    } else {
-        bufs = malloc((size_t)opt.conns * rbuf_size);
-        if (!bufs) { fprintf(stderr, "loadgen: out of memory\n"); exit(2); }
-        memset(bufs, 0, (size_t)opt.conns * rbuf_size);
-    }
     uint64_t t = now_ns();
     for (int i = 0; i < opt.conns; i++) {
-        if (bufs) uio[i].rbuf = bufs + (size_t)i * rbuf_size;
         if (cs[i].state != C_OPEN) continue;
         uring_recv(&cs[i]);
         uring_send(&cs[i], t);
@@ -730,7 +695,7 @@ static int traffic_uring(struct conn *cs, int open_conns)
             if (was_open && c->state != C_OPEN) open_conns--;
         }
         __atomic_store_n(ring.cq_head, head, __ATOMIC_RELEASE);
-        if (bufring) bufring_publish();
+        bufring_publish();
     }
     /* Closing the ring cancels what is still in flight before the buffers go. */
     close(ring.fd);
