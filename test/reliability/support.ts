@@ -166,39 +166,35 @@ export interface ClientEvent {
 
 /** One run of the C client: its JSON events, its stdin, its exit. */
 export class ClientRun {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = '';
+  // Its stdout lines, waits and output, as for an example server.
+  readonly #proc: RunningExample;
   readonly closed: Promise<number | null>;
-  #partial = '';
-  #waiters = new Set<() => void>();
-  #exited = false;
   #timer: NodeJS.Timeout;
 
   constructor(readonly args: string[], timeoutMs: number) {
-    this.child = spawn(buildClient(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(buildClient(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#proc = new RunningExample(`echo-client ${args.join(' ')}`, child);
     clients.add(this);
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (this.#partial + chunk).split('\n');
-      this.#partial = parts.pop()!;
-      this.lines.push(...parts);
-      for (const wake of this.#waiters) wake();
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    this.child.stdin!.on('error', () => {}); // EPIPE if it has exited: its exit says why
+    child.stdin!.on('error', () => {}); // EPIPE if it has exited: its exit says why
     // Past its deadline the client gives up by itself; this is the backstop.
-    this.#timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    this.closed = new Promise((resolve) => {
-      this.child.once('close', (code, signal) => {
-        clearTimeout(this.#timer);
-        this.#exited = true;
-        clients.delete(this);
-        for (const wake of this.#waiters) wake();
-        resolve(code ?? (signal === null ? null : -1));
-      });
+    this.#timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    this.closed = this.#proc.closed.then(({ code, signal }) => {
+      clearTimeout(this.#timer);
+      clients.delete(this);
+      return code ?? (signal === null ? null : -1);
     });
+  }
+
+  get child(): ChildProcess {
+    return this.#proc.child;
+  }
+
+  get lines(): string[] {
+    return this.#proc.lines;
+  }
+
+  get stderr(): string {
+    return this.#proc.stderr;
   }
 
   get pid(): number {
@@ -206,34 +202,10 @@ export class ClientRun {
   }
 
   /** Waits for the JSON line with `"event": name` and returns it. */
-  event(name: string, timeoutMs = 30_000): Promise<ClientEvent> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        for (const line of this.lines) {
-          if (line.includes(`"event":"${name}"`)) {
-            done();
-            resolve(JSON.parse(line) as ClientEvent);
-            return true;
-          }
-        }
-        if (this.#exited) {
-          done();
-          reject(new Error(`echo-client ${this.args.join(' ')} exited without "${name}": ${this.output()}`));
-          return true;
-        }
-        return false;
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`echo-client printed no "${name}" within ${timeoutMs} ms: ${this.output()}`));
-      }, timeoutMs);
-      const wake = (): void => void check();
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(wake);
-      };
-      if (!check()) this.#waiters.add(wake);
-    });
+  async event(name: string, timeoutMs = 30_000): Promise<ClientEvent> {
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const { match } = await this.#proc.waitForLine(new RegExp(`"event":"${escaped}"`), { timeoutMs });
+    return JSON.parse(match.input) as ClientEvent;
   }
 
   /** Lets a client that waits on stdin go on. */
@@ -250,12 +222,12 @@ export class ClientRun {
   }
 
   async kill(): Promise<void> {
-    if (!this.#exited) this.child.kill('SIGKILL');
+    await this.#proc.stop();
     await this.closed;
   }
 
   output(): string {
-    return `stdout: ${this.lines.join('\n')}${this.#partial}\nstderr: ${this.stderr}`;
+    return this.#proc.output();
   }
 }
 
