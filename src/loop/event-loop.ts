@@ -420,7 +420,7 @@ export class EventLoop implements LoopCore {
         return [conn, out[1] ?? ''];
       }
       if (out !== -EAGAIN) throw errorFromErrno(-out, 'accept');
-      this.#io.park(sock, fd, EVENT_READ, this.#currentTask('sockAccept'));
+      this.#io.park(sock, fd, EVENT_READ, taskOf(this, 'sockAccept'));
       yield PARKED;
       if (sock.fileno() !== fd) throw closedWhileWaiting('accept');
     }
@@ -456,7 +456,7 @@ export class EventLoop implements LoopCore {
     if (err === 0) return;
     if (err !== EINPROGRESS && err !== EAGAIN && err !== EINTR) throw errorFromErrno(err, 'connect');
     for (;;) {
-      this.#io.park(sock, fd, EVENT_WRITE, this.#currentTask('sockConnect'));
+      this.#io.park(sock, fd, EVENT_WRITE, taskOf(this, 'sockConnect'));
       yield PARKED;
       if (sock.fileno() !== fd) throw closedWhileWaiting('connect');
       const outcome = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
@@ -692,9 +692,6 @@ export class EventLoop implements LoopCore {
     return this.createTask(main);
   }
 
-  #currentTask(what: string): Task<unknown> {
-    return taskOf(this, what);
-  }
 }
 
 /**
