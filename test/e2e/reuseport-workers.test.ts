@@ -30,7 +30,9 @@ async function counts(example: RunningExample, workers: number, from: number): P
 describe('examples/reuseport-workers.ts', () => {
   it('spreads connections over its workers, all on one port, and prints the counts on SIGUSR2 and at exit', async () => {
     const example = await startExample('reuseport-workers', { env: { WORKERS: '2' }, readyTimeoutMs: 30_000 });
-    expect(example.lines[1]).toMatch(/^2 worker\(s\), one event loop each\./);
+    // The line after the ready line can arrive a moment after it.
+    const { index } = await example.waitForLine(/^2 worker\(s\), one event loop each\./);
+    expect(index).toBe(1);
 
     // 4 clients at once, 10 requests each, each on a new connection
     // (`Connection: close`): the kernel picks a worker per connection.
