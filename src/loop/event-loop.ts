@@ -24,7 +24,7 @@ import { closedWhileWaiting, RecvOp, SendallOp, socketFd, taskOf } from './sock-
 import { SignalHandlers, signalNumber } from './signals.js';
 import {
   type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
-  type UnretrievedReport,
+  type UnretrievedReport, untilDone,
 } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
@@ -714,9 +714,7 @@ export function run<T>(main: (() => Coro<T>) | Coro<T>, options?: EventLoopOptio
 }
 
 function* waitAll(tasks: Task<unknown>[]): Coro<void> {
-  for (const task of tasks) {
-    while (!task.done()) yield task;
-  }
+  for (const task of tasks) yield* untilDone(task);
 }
 
 function cancelAllTasks(loop: EventLoop): void {
