@@ -16,12 +16,12 @@
 import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno } from '../errors.js';
 import { native, type NativeSelector } from '../native.js';
-import { EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector.js';
+import { claimSelector, EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
 import { closedWhileWaiting, RecvOp, SendallOp, socketFd, taskOf } from './sock-ops.js';
-import { SignalHandlers, signalNumber } from './signals.js';
+import { SignalHandlers, signalNumber, type SignalWatches } from './signals.js';
 import {
   type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
   type UnretrievedReport, untilDone,
@@ -50,7 +50,11 @@ export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => v
 
 /** Options for `new EventLoop()`. */
 export interface EventLoopOptions {
-  /** The selector to wait with; a new default Selector if omitted. The loop closes it. */
+  /**
+   * The selector to wait with; a new default Selector if omitted. It must
+   * have nothing registered; the loop owns it from then on (registering on
+   * it directly throws) and closes it.
+   */
   selector?: Selector;
 }
 
@@ -81,6 +85,18 @@ export function isCoro(value: unknown): value is Coro<unknown> {
   return typeof value === 'object' && value !== null &&
     typeof (value as Coro<unknown>).next === 'function' && typeof (value as Coro<unknown>).throw === 'function';
 }
+
+// A loop dropped without close(): its selector's fds (epoll/kqueue fd and
+// wake-up pipe) are closed and its signal watches released, with a warning,
+// as asyncio's "unclosed event loop" ResourceWarning. The held value must
+// not reach the loop, or it would never be collected.
+const unclosedLoops = new FinalizationRegistry<{ native: NativeSelector; watches: SignalWatches }>((held) => {
+  held.watches.releaseAll();
+  held.native.close();
+  process.emitWarning('unclosed event loop was garbage-collected; call loop.close()', {
+    type: 'ResourceWarning', code: 'NS_UNCLOSED_LOOP',
+  });
+});
 
 function stopLoop(future: Future<unknown>): void {
   (future._loop as EventLoop).stop();
@@ -164,8 +180,9 @@ export class EventLoop implements LoopCore {
     }
     this.#selector = selector as Selector<FdState>;
     this.#native = selector[nativeSelectorOf];
-    this.#io = new IoWatcher(this.#selector);
+    this.#io = new IoWatcher(this.#selector[claimSelector]());
     this.#signals = new SignalHandlers(this.#native);
+    unclosedLoops.register(this, { native: this.#native, watches: this.#signals.watches }, this);
   }
 
   // ---- running -----------------------------------------------------------
@@ -277,6 +294,7 @@ export class EventLoop implements LoopCore {
     if (this.#mode !== IDLE) throw new Error('Cannot close a running event loop');
     if (this.#closed) return;
     this.#closed = true;
+    unclosedLoops.unregister(this);
     this.#signals.removeAll();
     this.#io.close();
     this.#ready.length = 0;

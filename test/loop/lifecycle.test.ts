@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 
 import {
-  CancelledError, type Coro, EventLoop, fromPromise, gather, getRunningLoop, run, sleep, type Task,
-  waitFor,
+  CancelledError, type Coro, EVENT_READ, EventLoop, fromPromise, gather, getRunningLoop, run, Selector, sleep,
+  socketpair, type Socket, type Task, waitFor,
 } from '../../src/index.js';
+import { leakedSince, openFds } from '../support/fds.js';
 import { inMacrotask } from './support.js';
 
 // A coroutine that takes a few iterations to unwind once cancelled.
@@ -115,5 +116,135 @@ describe('a closed loop', () => {
     loop.close();
     expect(() => sleeper.cancel()).toThrow(/Event loop is closed/);
     expect(sleeper.done()).toBe(false);
+  });
+});
+
+describe('one owner per selector', () => {
+  it('refuses a selector that has registrations of its own', () => {
+    const selector = new Selector();
+    const [a, b] = socketpair();
+    try {
+      selector.register(a, EVENT_READ, 'mine');
+      expect(() => new EventLoop({ selector })).toThrow(/nothing registered/);
+      // Still the caller's, and still working.
+      expect(selector.getKey(a).data).toBe('mine');
+      expect(selector.select(0)).toEqual([]);
+    } finally {
+      selector.close();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('refuses registering, modifying or unregistering directly on a selector a loop owns, naming addReader', () => {
+    const selector = new Selector();
+    const loop = new EventLoop({ selector });
+    const [a, b] = socketpair();
+    try {
+      expect(() => selector.register(a, EVENT_READ)).toThrow(/owned by an EventLoop.*addReader/);
+      expect(() => selector.modify(a, EVENT_READ)).toThrow(/owned by an EventLoop/);
+      expect(() => selector.unregister(a)).toThrow(/owned by an EventLoop/);
+      // The loop itself still registers what its tasks wait on.
+      a.setBlocking(false);
+      b.setBlocking(false);
+      const got = loop.runUntilComplete((function* () {
+        const reading = loop.createTask(loop.sockRecv(a, 10));
+        yield* sleep(0);
+        expect(selector.getMap()!.size).toBe(1);
+        yield* loop.sockSendall(b, Buffer.from('hi'));
+        return yield* reading;
+      })());
+      expect(got.toString()).toBe('hi');
+    } finally {
+      loop.close();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('refuses a selector that another loop already owns', () => {
+    const selector = new Selector();
+    const loop = new EventLoop({ selector });
+    try {
+      expect(() => new EventLoop({ selector })).toThrow(/already owned/);
+    } finally {
+      loop.close();
+    }
+  });
+});
+
+describe('a loop dropped without close()', () => {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+
+  // Collects garbage until `done()` (finalizers run between turns of
+  // Node's loop), at most `rounds` times.
+  async function collectUntil(done: () => boolean, rounds = 50): Promise<boolean> {
+    for (let i = 0; i < rounds && !done(); i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return done();
+  }
+
+  // A loop that waited on `sock` and handles SIGUSR2, left unclosed.
+  function useAndDropLoop(sock: Socket, peer: Socket): void {
+    const loop = new EventLoop();
+    loop.addSignalHandler('SIGUSR2', () => {});
+    loop.runUntilComplete((function* () {
+      const reading = loop.createTask(loop.sockRecv(sock, 10));
+      yield* sleep(0);
+      yield* loop.sockSendall(peer, Buffer.from('x'));
+      yield* reading;
+      // Left parked on the socket when the loop is dropped.
+      loop.createTask(loop.sockRecv(sock, 10));
+      yield* sleep(0);
+    })());
+  }
+
+  it('is collected even while a socket it waited on lives on, closes its fds, and warns', async () => {
+    const [sock, peer] = socketpair();
+    sock.setBlocking(false);
+    peer.setBlocking(false);
+    const before = openFds();
+    const listenersBefore = process.listenerCount('SIGUSR2');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if (/unclosed event loop/.test(warning.message)) warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      useAndDropLoop(sock, peer);
+      expect(leakedSince(before).length).toBeGreaterThan(0);
+      expect(await collectUntil(() => warnings.length > 0)).toBe(true);
+      expect(warnings[0]!.name).toBe('ResourceWarning');
+      expect(leakedSince(before)).toEqual([]);
+      // Its signal watch went too: the signal is Node's again.
+      expect(process.listenerCount('SIGUSR2')).toBe(listenersBefore);
+      // The socket is still the caller's, and closes normally.
+      expect(sock.fileno()).toBeGreaterThanOrEqual(0);
+    } finally {
+      process.off('warning', onWarning);
+      sock.close();
+      peer.close();
+    }
+  });
+
+  it('is not reported when it was closed', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if (/unclosed event loop/.test(warning.message)) warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      (() => {
+        const loop = new EventLoop();
+        loop.runUntilComplete(sleep(0));
+        loop.close();
+      })();
+      await collectUntil(() => false, 5);
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
