@@ -26,7 +26,7 @@ import {
   type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
   type UnretrievedReport, untilDone,
 } from './task.js';
-import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
+import { Handle, nodeTimerDelay, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
 const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
@@ -574,7 +574,8 @@ export class EventLoop implements LoopCore {
     let timeout: number | null = 0;
     if (mayBlock && this.#ready.length === 0 && !this.#stopping) {
       const next = timers.peek();
-      if (next !== undefined) {
+      // A timer due at Infinity never fires: it cannot wake the loop.
+      if (next !== undefined && next._when !== Infinity) {
         timeout = Math.max(0, next._when - performance.now());
       } else {
         this.#checkSomethingCanWake();
@@ -612,7 +613,7 @@ export class EventLoop implements LoopCore {
         'and nothing else can wake the loop. A Promise that waits on Node\'s own timers, fs or net cannot ' +
         'settle while runUntilComplete()/run() blocks the thread: use loop.runAsync() for those.');
     }
-    throw new Error('the event loop would wait forever: no task is ready, no timer is scheduled, no task ' +
+    throw new Error('the event loop would wait forever: no task is ready, no timer will fire, no task ' +
       'waits on a socket and no signal handler is installed (do the pending tasks wait on each other?)');
   }
 
@@ -670,8 +671,7 @@ export class EventLoop implements LoopCore {
     this.#nodeTimer = null;
     this.#nodeTimerWhen = when;
     if (when !== Infinity) {
-      // Node's timers have millisecond resolution: round up, never early.
-      this.#nodeTimer = setTimeout(this.#onNodeTimer, Math.max(0, Math.ceil(when - performance.now())));
+      this.#nodeTimer = setTimeout(this.#onNodeTimer, nodeTimerDelay(when, performance.now()));
     }
   }
 
