@@ -163,6 +163,11 @@ void UnwatchSignal(int signo, int wake_fd) {
         sigaction(signo, &g_below[signo], nullptr);
       }
       SetChain(signo, nullptr);
+    } else {
+      // Another selector (a loop on another thread) still watches: if libuv
+      // has just reset the signal (Node's last watch of it closed), ours
+      // goes back on top.
+      Install(signo);
     }
   }
 }

@@ -13,8 +13,8 @@
 // watch starts (installing its handler over ours) or its last one stops
 // (resetting the signal to SIG_DFL, which would kill the process at the
 // next one). So a user's first process.on or last removeListener changes
-// nothing under the loop, and removing the loop's handler (native handler
-// first, then our listener) leaves the disposition as Node alone would have it.
+// nothing under the loop, and removing the loop's handler leaves the
+// disposition as Node alone would have it.
 import { constants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
@@ -96,10 +96,12 @@ function watchNative(native: NativeSelector, signo: number): void {
 }
 
 function unwatchNative(native: NativeSelector, signo: number): void {
-  native.unwatchSignal(signo);
   const natives = watching.get(signo);
-  if (natives === undefined || !natives.delete(native) || natives.size > 0) return;
-  unpin(signo);
+  if (natives !== undefined && natives.delete(native) && natives.size === 0) unpin(signo);
+  // Then the native side: it restores what is below our handler, or, if a
+  // loop on another thread still watches the signal, puts our handler back
+  // over the SIG_DFL that libuv may have just set.
+  native.unwatchSignal(signo);
 }
 
 function unpin(signo: number): void {

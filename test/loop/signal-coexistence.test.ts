@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('./fixtures/signal-coexist.ts', import.meta.url));
+const threadsFixture = fileURLToPath(new URL('./fixtures/signal-threads.ts', import.meta.url));
 
 interface Outcome {
   lines: string[];
@@ -17,8 +18,8 @@ interface Outcome {
 }
 
 // Runs the fixture; every "ready" line it prints is answered with `signal`.
-async function runChild(signal: NodeJS.Signals, mode: string, steps: string[]): Promise<Outcome> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, signal, mode, ...steps], {
+async function runChild(signal: NodeJS.Signals, mode: string, steps: string[], script = fixture): Promise<Outcome> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, signal, mode, ...steps], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -78,5 +79,12 @@ describe('signals and process.removeAllListeners', () => {
     const outcome = await runChild('SIGUSR2', 'blocking',
       ['loop+', 'node+', 'node-all', 'signal', 'loop-', 'final']);
     expect(outcome).toEqual({ lines: [LOOP_ONLY], code: null, signal: 'SIGUSR2' });
+  });
+});
+
+describe('signals and worker threads', () => {
+  it('keeps a worker loop\'s handler when a main-thread loop removes its own for the same signal', async () => {
+    const outcome = await runChild('SIGUSR2', 'blocking', [], threadsFixture);
+    expect(outcome).toEqual({ lines: ['worker=1'], code: 0, signal: null });
   });
 });
