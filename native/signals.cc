@@ -46,7 +46,8 @@ Slot g_slots[kSlots];
 Chain g_chain[kMaxSignal];
 std::atomic<int> g_in_handler{0};
 std::mutex g_mutex;  // serializes table changes and sigaction calls
-struct sigaction g_below[kMaxSignal];  // what to put back when the last watch goes
+struct sigaction g_below[kMaxSignal];     // the handler below ours, to put back
+struct sigaction g_original[kMaxSignal];  // the disposition before the first watch
 int g_watchers[kMaxSignal];
 
 void OnSignal(int signo, siginfo_t* info, void* context) {
@@ -108,10 +109,34 @@ int Install(int signo) {
   sigfillset(&action.sa_mask);
   if (sigaction(signo, &action, &old) != 0) return errno;
   if (!IsOurs(old)) {
+    if (g_watchers[signo] == 0) g_original[signo] = old;
     g_below[signo] = old;
     SetChain(signo, &old);
   }
   return 0;
+}
+
+uintptr_t HandlerOf(const struct sigaction& action) {
+  return (action.sa_flags & SA_SIGINFO) != 0 ? reinterpret_cast<uintptr_t>(action.sa_sigaction)
+                                             : reinterpret_cast<uintptr_t>(action.sa_handler);
+}
+
+// The last watch is going. Ours still on top: back to what is below it
+// (libuv's while Node listens, else what was there first). Reset to SIG_DFL
+// under us: libuv did that as Node's last watch of the signal closed, so the
+// disposition from before the first watch comes back (SIG_IGN for SIGPIPE,
+// Node's own SIGINT/SIGTERM handler), unless that was libuv's handler, which
+// no longer serves anyone. Any other handler over ours is someone's: it stays.
+void Restore(int signo) {
+  struct sigaction current;
+  if (sigaction(signo, nullptr, &current) != 0) return;
+  if (IsOurs(current)) {
+    sigaction(signo, &g_below[signo], nullptr);
+  } else if (HandlerOf(current) == reinterpret_cast<uintptr_t>(SIG_DFL) &&
+             HandlerOf(g_original[signo]) != reinterpret_cast<uintptr_t>(SIG_DFL) &&
+             HandlerOf(g_original[signo]) != HandlerOf(g_below[signo])) {
+    sigaction(signo, &g_original[signo], nullptr);
+  }
 }
 
 // Called with g_mutex held, after the slot is cleared: a handler running on
@@ -156,12 +181,7 @@ void UnwatchSignal(int signo, int wake_fd) {
     slot.fd.store(-1);
     WaitForHandlers();
     if (--g_watchers[signo] == 0) {
-      // Back to what was below ours (the default action, or libuv's), unless
-      // someone installed a handler over ours since: that one stays.
-      struct sigaction current;
-      if (sigaction(signo, nullptr, &current) == 0 && IsOurs(current)) {
-        sigaction(signo, &g_below[signo], nullptr);
-      }
+      Restore(signo);
       SetChain(signo, nullptr);
     } else {
       // Another selector (a loop on another thread) still watches: if libuv

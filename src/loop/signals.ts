@@ -77,22 +77,27 @@ function onRemoveListener(event: string | symbol, listener: unknown): void {
 }
 
 function watchNative(native: NativeSelector, signo: number): void {
+  // The native handler first, so that it sees (and can restore at the end)
+  // the disposition the process had.
+  const rc = native.watchSignal(signo);
+  if (rc < 0) throw errorFromErrno(-rc, 'sigaction');
   let natives = watching.get(signo);
-  const first = natives === undefined;
-  if (first && isMainThread) {
-    // Before the native handler, so that it goes over libuv's and chains to it.
-    process.on(nameOf.get(signo)!, eventLoopSignalWatch);
+  if (natives === undefined && isMainThread) {
+    const name = nameOf.get(signo)!;
+    try {
+      process.on(name, eventLoopSignalWatch);
+    } catch (error) {
+      native.unwatchSignal(signo);
+      throw error;
+    }
     if (watching.size === 0) process.on('removeListener', onRemoveListener);
+    // Node's first listener made libuv install its handler over ours: ours
+    // goes back on top, and chains to it.
+    native.watchSignal(signo);
   }
   natives ??= new Set();
   watching.set(signo, natives);
-  const rc = native.watchSignal(signo);
-  if (rc >= 0) {
-    natives.add(native);
-    return;
-  }
-  if (natives.size === 0) unpin(signo);
-  throw errorFromErrno(-rc, 'sigaction');
+  natives.add(native);
 }
 
 function unwatchNative(native: NativeSelector, signo: number): void {

@@ -74,6 +74,20 @@ describe.each(['blocking', 'async'])('signals in %s mode', (mode) => {
   });
 });
 
+describe('the disposition the process had', () => {
+  it('comes back as SIG_IGN for SIGPIPE (Node ignores it) once the loop\'s handler is removed', async () => {
+    const outcome = await runChild('SIGPIPE', 'blocking', ['loop+', 'signal', 'loop-', 'selfsignal']);
+    expect(outcome).toEqual({ lines: [LOOP_ONLY, 'survived'], code: 0, signal: null });
+  });
+
+  // (Removing Node's listener last leaves SIG_DFL, as Node does on its own.)
+  it('comes back as SIG_IGN for SIGPIPE after a Node listener came and went while the loop handled it', async () => {
+    const outcome = await runChild('SIGPIPE', 'async',
+      ['loop+', 'node+', 'signal', 'node-', 'loop-', 'selfsignal']);
+    expect(outcome).toEqual({ lines: [BOTH, 'survived'], code: 0, signal: null });
+  });
+});
+
 describe('signals and process.removeAllListeners', () => {
   it('keeps the loop\'s handler working after process.removeAllListeners(signal)', async () => {
     const outcome = await runChild('SIGUSR2', 'blocking',
