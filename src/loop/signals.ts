@@ -13,8 +13,9 @@
 // watch starts (installing its handler over ours) or its last one stops
 // (resetting the signal to SIG_DFL, which would kill the process at the
 // next one). So a user's first process.on or last removeListener changes
-// nothing under the loop, and removing the loop's handler leaves the
-// disposition as Node alone would have it.
+// nothing under the loop. Removing the loop's handler leaves libuv's while
+// Node listens, else the disposition the process had before the loop's
+// (native/signals.cc records it).
 import { constants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
