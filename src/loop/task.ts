@@ -383,6 +383,9 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
 
     const yielded = step.value;
+    // Read once and cleared: a global must not keep a future (and its loop) alive.
+    const awaited = awaiting as Future<unknown> | null;
+    awaiting = null;
     if (yielded === PARKED) {
       const waitingOn = this._waitingOn;
       if (waitingOn === null || waitingOn instanceof Future) {
@@ -393,7 +396,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
         this._loop._enqueue(this);
       }
     } else if (yielded instanceof Future) {
-      if (yielded !== (awaiting as Future<unknown> | null)) {
+      if (yielded !== awaited) {
         this._badYield(new TypeError(`${this.name} yielded ${yielded instanceof Task ? 'a Task' : 'a Future'} ` +
           'without *: write `yield* task` to wait for it and get its result'));
       } else if (yielded._loop !== this._loop) {
