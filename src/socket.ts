@@ -404,7 +404,7 @@ export function createConnection(address: Address, timeout?: number | null): Soc
   for (const [family, sockaddr] of candidates) {
     const sock = new Socket(family, SOCK_STREAM);
     try {
-      connectWithin(sock, sockaddr, limit, family === AF_UNIX ? hostPortHint(address) : undefined);
+      connectWithin(sock, sockaddr, limit, family === AF_UNIX ? unixPath(address) : undefined);
       return sock;
     } catch (error) {
       sock.close();
@@ -416,16 +416,16 @@ export function createConnection(address: Address, timeout?: number | null): Soc
 
 // A string is a Unix path; one that reads as host:port was most likely
 // meant as TCP, so an error on it says how to write that.
-function hostPortHint(path: unknown): string {
-  const text = unixPath(path)!;
-  if (!/^(\[[0-9a-fA-F:.]+\]|[^/:]+):\d{1,5}$/.test(text)) return text;
-  return `${text}; a string is a Unix socket path: a TCP address is [host, port], e.g. ['127.0.0.1', 80]`;
-}
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^/:]+):\d{1,5}$/;
 
 function connectWithin(sock: Socket, sockaddr: Sockaddr, limitMs: number, path?: string): void {
   const fd = sock.fileno();
   const failed = (rc: number): never => {
-    throw errorFromErrno(-rc, 'connect', path);
+    const error = errorFromErrno(-rc, 'connect', path);
+    if (path !== undefined && HOST_PORT.test(path)) {
+      error.message += `; a string is a Unix socket path: a TCP address is [host, port], e.g. ['127.0.0.1', 80]`;
+    }
+    throw error;
   };
   if (limitMs < 0) {
     const rc = calls.connect(fd, sockaddr);
