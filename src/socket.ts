@@ -95,7 +95,9 @@ export class Socket {
       if (family === undefined || type === undefined || proto === undefined) {
         const found = calls.sockInfo(fd);
         if (typeof found === 'number') throw notASocket(fd, found);
-        [family = found[0], type = found[1], proto = found[2]] = [family, type, proto];
+        family ??= found[0];
+        type ??= found[1];
+        proto ??= found[2];
       }
       const rc = calls.adopt(fd);
       if (rc < 0) throw notASocket(fd, rc);
