@@ -24,14 +24,26 @@ export interface NativeSelector {
 export type Sockaddr = Buffer;
 export type NativeAddress = string | [string, number] | null;
 
+/** A resolver failure: its EAI_* number (as Python's gaierror.errno) and name. */
+export interface GaiFailure {
+  errno: number;
+  code: string;
+  message: string;
+}
+
 export interface NativeSocketCalls {
   socket(family: number, type: number, proto: number): number;
   socketpair(family: number, type: number, proto: number): [number, number] | number;
   close(fd: number): number;
+  /** Checks that fd is a socket (SO_TYPE, or -errno) and makes this thread its owner. */
+  adopt(fd: number): number;
+  /** Gives an fd up (detach): the thread no longer closes it when it ends. */
+  disown(fd: number): void;
+  sockInfo(fd: number): [family: number, type: number, proto: number] | number;
   setBlocking(fd: number, blocking: boolean): number;
   getBlocking(fd: number): number;
   getaddrinfo(host: string, port: number, family: number, type: number, passive: boolean):
-    Array<[number, Sockaddr]> | string;
+    Array<[number, Sockaddr]> | GaiFailure | number;
   unixAddress(path: Buffer): Sockaddr | number;
   bind(fd: number, addr: Sockaddr): number;
   connect(fd: number, addr: Sockaddr): number;
@@ -57,6 +69,8 @@ export interface NativeAddon {
   backends: string[];
   socket: NativeSocketCalls;
   constants: Record<string, number>;
+  /** The resolver's EAI_NONAME on this platform. */
+  eaiNoname: number;
   /** Runs pending promise reactions now (for a loop that blocks the thread). */
   drainMicrotasks(): void;
 }
