@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 /** A (fd, mask) pair per ready fd, written by NativeSelector.wait. */
 export interface NativeSelector {
   fileno(): number;
-  add(fd: number, events: number): number;
-  modify(fd: number, oldEvents: number, events: number): number;
+  /** `mode`: native/backend.h's kMode bits (edge 1, oneshot 2); absent is level. */
+  add(fd: number, events: number, mode?: number): number;
+  modify(fd: number, oldEvents: number, events: number, oldMode?: number, mode?: number): number;
   remove(fd: number, events: number): number;
   wait(timeoutMs: number, ready: Int32Array): number;
   wakeup(): void;
