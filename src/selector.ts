@@ -63,14 +63,14 @@ export const nativeSelectorOf = Symbol('nativeSelector');
 const modeBits: Record<PollMode, number> = { level: 0, edge: 1, oneshot: 2, 'edge-oneshot': 3 };
 const ONESHOT = 2;
 
-/** The mode in `options` (or `fallback`), checked. */
-function checkMode(options: unknown, fallback: PollMode): PollMode {
-  if (options === undefined) return fallback;
+/** The mode in `options`, checked; undefined if none is given. */
+function checkMode(options: unknown): PollMode | undefined {
+  if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
   const mode = (options as { mode?: unknown }).mode;
-  if (mode === undefined) return fallback;
+  if (mode === undefined) return undefined;
   if (typeof mode !== 'string' || !Object.hasOwn(modeBits, mode)) {
     throw new RangeError(`options.mode must be 'level', 'edge', 'oneshot' or 'edge-oneshot', got ${describe(mode)}`);
   }
@@ -182,8 +182,8 @@ export class Selector<T = unknown> {
   }
 
   // A mode the backend cannot do is the caller's mistake, not the kernel's.
-  #checkEdge(mode: PollMode): void {
-    if (!this.supportsEdge && (modeBits[mode] & 1) !== 0) {
+  #checkEdge(mode: PollMode | undefined): void {
+    if (mode !== undefined && !this.supportsEdge && (modeBits[mode] & 1) !== 0) {
       throw new Error(`options.mode '${mode}' is edge-triggered, which the ${this.backend} backend ` +
         `does not support (supportsEdge is false); use 'level' or 'oneshot'`);
     }
@@ -196,7 +196,7 @@ export class Selector<T = unknown> {
   register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
     const handle = this.#open();
     checkEvents(events);
-    const mode = checkMode(options, 'level');
+    const mode = checkMode(options) ?? 'level';
     this.#checkEdge(mode);
     const fd = fileobjToFd(fileobj);
     if (this.#keys.has(fd)) {
@@ -234,9 +234,10 @@ export class Selector<T = unknown> {
   modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
     const handle = this.#open();
     checkEvents(events);
+    const given = checkMode(options);
+    this.#checkEdge(given);
     const key = this.#lookup(fileobj);
-    const mode = checkMode(options, key.mode);
-    this.#checkEdge(mode);
+    const mode = given ?? key.mode;
     if (events !== key.events || mode !== key.mode || (modeBits[mode] & ONESHOT) !== 0) {
       const rc = handle.modify(key.fd, key.events, events, modeBits[key.mode], modeBits[mode]);
       if (rc < 0) {
