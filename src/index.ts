@@ -5,6 +5,7 @@ export {
   type SelectorKey, type FileObject, type BackendName, type SelectorOptions,
   type PollMode, type RegisterOptions,
 } from './selector.js';
+export { Waker } from './waker.js';
 export {
   Socket, socketpair, createServer, createConnection, type Address, type ServerOptions,
 } from './socket.js';

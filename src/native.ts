@@ -63,12 +63,24 @@ export interface NativeSocketCalls {
   waitFd(fd: number, events: number, timeoutMs: number): number;
 }
 
+/** The wake-up fd calls behind Waker (native/waker.cc). */
+export interface NativeWakerCalls {
+  /** [readFd, writeFd]: one eventfd twice on Linux unless `forcePipe`, else a pipe. */
+  open(forcePipe: boolean): [number, number] | number;
+  wake(writeFd: number): number;
+  /** 1 if wake-ups were pending, 0 if none, or -errno. */
+  drain(readFd: number): number;
+  /** 0 if fd is open, else -errno. */
+  check(fd: number): number;
+}
+
 export interface NativeAddon {
   errnoNames: Record<number, string>;
   strerror(errno: number): string;
   NativeSelector: new (backend: string) => NativeSelector;
   backends: string[];
   socket: NativeSocketCalls;
+  waker: NativeWakerCalls;
   constants: Record<string, number>;
   /** The resolver's EAI_NONAME on this platform. */
   eaiNoname: number;
