@@ -45,8 +45,6 @@ export class Waker {
   #writeFd: number;
   readonly #owned: boolean;
   #closed = false;
-  // A wake since the last drain on this thread: another write is not needed.
-  #pending = false;
 
   constructor() {
     const fds = nextFds ?? openFds(false);
@@ -80,22 +78,21 @@ export class Waker {
     return this.#closed ? -1 : this.#writeFd;
   }
 
-  /** Makes `fileno()` readable, if it is not already. Safe from any thread. */
+  /**
+   * Makes `fileno()` readable, if it is not already. Safe from any thread.
+   * Every call writes (none is skipped as already pending), so a selector
+   * watching in an edge mode sees each one.
+   */
   wake(): void {
     if (this.#closed) throw new Error('wake() on a closed Waker');
-    // Only this thread's own wakes can be skipped: a remote Waker cannot
-    // see whether the owner drained since.
-    if (this.#pending && this.#owned) return;
     const rc = calls.wake(this.#writeFd);
     if (rc < 0) throw errorFromErrno(-rc, 'write');
-    this.#pending = true;
   }
 
   /** Consumes every pending wake-up; true if there were any. */
   drain(): boolean {
     this.#ownedOnly('drain');
     if (this.#closed) throw new Error('drain() on a closed Waker');
-    this.#pending = false;
     const rc = calls.drain(this.#readFd);
     if (rc < 0) throw errorFromErrno(-rc, 'read');
     return rc === 1;

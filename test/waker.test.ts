@@ -64,16 +64,27 @@ describe.each(kinds.map((k) => [k]))('Waker (%s)', (kind) => {
     });
   });
 
+  it('is seen again when woken after a drain', () => {
+    const sel = track(new Selector<string>());
+    const waker = make();
+    sel.register(waker, EVENT_READ, 'waker');
+    waker.wake();
+    expect(waker.drain()).toBe(true);
+    expect(sel.select(0)).toEqual([]);
+    waker.wake();
+    expect(sel.select(0)).toHaveLength(1);
+    expect(waker.drain()).toBe(true);
+  });
+
   it('drain() says false when nothing was pending', () => {
     expect(make().drain()).toBe(false);
   });
 
-  it('coalesces wake-ups from a remote Waker that fill a pipe', () => {
+  it('coalesces more wake-ups than a pipe holds', () => {
     const waker = make();
-    // A remote Waker writes on every wake: a pipe fills (EAGAIN), which is
-    // a pending wake-up, not an error.
+    // A full pipe (EAGAIN) is a pending wake-up, not an error.
     const remote = Waker.fromFd(waker.remoteFd);
-    for (let i = 0; i < 20_000; i++) remote.wake();
+    for (let i = 0; i < 20_000; i++) (i % 2 ? remote : waker).wake();
     expect(waker.drain()).toBe(true);
     expect(waker.drain()).toBe(false);
     remote.wake();
