@@ -59,9 +59,10 @@ const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue
 /** Internal access to the native half, for the event loop. Not exported from the package. */
 export const nativeSelectorOf = Symbol('nativeSelector');
 
-// The native mode bits (native/backend.h): edge = 1, oneshot = 2.
-const modeBits: Record<PollMode, number> = { level: 0, edge: 1, oneshot: 2, 'edge-oneshot': 3 };
+// The native mode bits (kModeEdge, kModeOneshot in native/backend.h).
+const EDGE = 1;
 const ONESHOT = 2;
+const modeBits: Record<PollMode, number> = { level: 0, edge: EDGE, oneshot: ONESHOT, 'edge-oneshot': EDGE | ONESHOT };
 
 /** The mode in `options`, checked; undefined if none is given. */
 function checkMode(options: unknown): PollMode | undefined {
@@ -183,7 +184,7 @@ export class Selector<T = unknown> {
 
   // A mode the backend cannot do is the caller's mistake, not the kernel's.
   #checkEdge(mode: PollMode | undefined): void {
-    if (mode !== undefined && !this.supportsEdge && (modeBits[mode] & 1) !== 0) {
+    if (mode !== undefined && !this.supportsEdge && (modeBits[mode] & EDGE) !== 0) {
       throw new Error(`options.mode '${mode}' is edge-triggered, which the ${this.backend} backend ` +
         `does not support (supportsEdge is false); use 'level' or 'oneshot'`);
     }
