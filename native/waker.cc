@@ -1,8 +1,8 @@
 // The native half of Waker (src/waker.ts): a wake-up fd that any selector
 // can watch and any thread can write to, as mio's Waker. On Linux it is one
 // eventfd, which is both ends; elsewhere (or when asked, so the fallback is
-// tested on Linux too) a pipe. Stateless: the fds live in JS, so a worker
-// given the write end's number needs nothing but wake().
+// tested on Linux too) a pipe. The fds live in JS (and in the Environment's
+// owned set), so a worker given the write end's number needs only wake().
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -44,6 +44,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     int err = OpenPipe(fds);
     if (err != 0) return Errno(env, err);
   }
+  // Owned like a Socket's fd: closed at the Environment's teardown (a
+  // worker ending) unless close() came first (socket.close disowns).
+  Instance::Of(env)->Own(fds[0]);
+  Instance::Of(env)->Own(fds[1]);
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, Napi::Number::New(env, fds[0]));
   out.Set(1u, Napi::Number::New(env, fds[1]));

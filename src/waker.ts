@@ -1,8 +1,8 @@
 // Waker: mio's Waker (smol-rs/polling's notify) as a FileObject. Register
 // it for EVENT_READ with any Selector; wake() from this or any other
 // thread makes that selector's select return with the Waker readable.
-// The fds are owned here: closed once by close(), or by the finalizer if
-// the Waker is garbage-collected unclosed.
+// The fds are owned here: closed once by close(), by the finalizer if the
+// Waker is garbage-collected unclosed, or when its worker thread ends.
 import { errorFromErrno } from './errors.js';
 import { native } from './native.js';
 import { checkFd } from './validate.js';
