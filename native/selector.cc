@@ -96,7 +96,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
       return;
     }
     err = OpenWakePipe(wake_);
-    if (err == 0) err = backend_->Add(wake_[0], kEventRead);
+    if (err == 0) err = backend_->Add(wake_[0], kEventRead, kModeLevel);
     if (err != 0) {
       ThrowSetupError(env, err, "wake-up pipe");
       Release();
@@ -139,27 +139,39 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
     return Napi::Number::New(info.Env(), backend_ ? backend_->Fd() : -1);
   }
 
-  // add(fd, events) -> 0 | -errno
+  // A trigger mode argument (backend.h's kMode bits); absent is level.
+  static bool ArgMode(const Napi::CallbackInfo& info, size_t i, uint32_t* mode) {
+    int m = 0;
+    if (!info[i].IsUndefined() && !ArgInt(info, i, &m)) return false;
+    *mode = static_cast<uint32_t>(m) & kModeAll;
+    return true;
+  }
+
+  // add(fd, events, mode?) -> 0 | -errno
   Napi::Value Add(const Napi::CallbackInfo& info) {
     int fd, events;
-    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
+    uint32_t mode;
+    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) ||
+        !ArgMode(info, 2, &mode))
+      return {};
     if (!CheckInterest(info, events, "events")) return {};
     if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), fd < 0 ? EBADF : EEXIST);
-    int err = backend_->Add(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite));
+    int err = backend_->Add(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite), mode);
     return Napi::Number::New(info.Env(), -err);
   }
 
-  // modify(fd, oldEvents, events) -> 0 | -errno
+  // modify(fd, oldEvents, events, oldMode?, mode?) -> 0 | -errno
   Napi::Value Modify(const Napi::CallbackInfo& info) {
     int fd, old_events, events;
+    uint32_t old_mode, mode;
     if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) ||
-        !ArgInt(info, 2, &events))
+        !ArgInt(info, 2, &events) || !ArgMode(info, 3, &old_mode) || !ArgMode(info, 4, &mode))
       return {};
     if (!CheckInterest(info, events, "events")) return {};
     if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), EBADF);
     uint32_t all = kEventRead | kEventWrite;
-    int err = backend_->Modify(fd, static_cast<uint32_t>(old_events) & all,
-                               static_cast<uint32_t>(events) & all);
+    int err = backend_->Modify(fd, static_cast<uint32_t>(old_events) & all, old_mode,
+                               static_cast<uint32_t>(events) & all, mode);
     return Napi::Number::New(info.Env(), -err);
   }
 

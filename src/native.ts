@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 /** A (fd, mask) pair per ready fd, written by NativeSelector.wait. */
 export interface NativeSelector {
   fileno(): number;
-  add(fd: number, events: number): number;
-  modify(fd: number, oldEvents: number, events: number): number;
+  /** `mode`: native/backend.h's kMode bits (edge 1, oneshot 2); absent is level. */
+  add(fd: number, events: number, mode?: number): number;
+  modify(fd: number, oldEvents: number, events: number, oldMode?: number, mode?: number): number;
   remove(fd: number, events: number): number;
   wait(timeoutMs: number, ready: Int32Array): number;
   wakeup(): void;
@@ -62,12 +63,24 @@ export interface NativeSocketCalls {
   waitFd(fd: number, events: number, timeoutMs: number): number;
 }
 
+/** The wake-up fd calls behind Waker (native/waker.cc). */
+export interface NativeWakerCalls {
+  /** [readFd, writeFd]: one eventfd twice on Linux unless `forcePipe`, else a pipe. */
+  open(forcePipe: boolean): [number, number] | number;
+  wake(writeFd: number): number;
+  /** 1 if wake-ups were pending, 0 if none, or -errno. */
+  drain(readFd: number): number;
+  /** 0 if fd is open, else -errno. */
+  check(fd: number): number;
+}
+
 export interface NativeAddon {
   errnoNames: Record<number, string>;
   strerror(errno: number): string;
   NativeSelector: new (backend: string) => NativeSelector;
   backends: string[];
   socket: NativeSocketCalls;
+  waker: NativeWakerCalls;
   constants: Record<string, number>;
   /** The resolver's EAI_NONAME on this platform. */
   eaiNoname: number;
