@@ -21,3 +21,7 @@ export {
 export { Task, CancelledError, InvalidStateError, currentTask, type Coro } from './loop/task.js';
 export { sleep, waitFor, gather, fromPromise, type GatherOptions } from './loop/combinators.js';
 export { Handle, TimerHandle } from './loop/timers.js';
+// asyncio's toolbox: locks, queues, task groups, timeouts, waiting, streams.
+export {
+  Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier, BrokenBarrierError,
+} from './loop/locks.js';
