@@ -25,3 +25,6 @@ export { Handle, TimerHandle } from './loop/timers.js';
 export {
   Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier, BrokenBarrierError,
 } from './loop/locks.js';
+export {
+  Queue, PriorityQueue, LifoQueue, QueueEmpty, QueueFull, QueueShutDown,
+} from './loop/queues.js';
