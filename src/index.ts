@@ -28,3 +28,6 @@ export {
 export {
   Queue, PriorityQueue, LifoQueue, QueueEmpty, QueueFull, QueueShutDown,
 } from './loop/queues.js';
+export { taskGroup, TaskGroup } from './loop/taskgroups.js';
+export { timeout, timeoutAt, Timeout } from './loop/timeouts.js';
+export { shield, wait, asCompleted, type ReturnWhen, type WaitOptions } from './loop/waiting.js';
