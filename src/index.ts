@@ -31,3 +31,8 @@ export {
 export { taskGroup, TaskGroup } from './loop/taskgroups.js';
 export { timeout, timeoutAt, Timeout } from './loop/timeouts.js';
 export { shield, wait, asCompleted, type ReturnWhen, type WaitOptions } from './loop/waiting.js';
+export {
+  openConnection, startServer, Server, type StartServerOptions,
+} from './loop/streams.js';
+export { StreamReader, IncompleteReadError, LimitOverrunError } from './loop/stream-reader.js';
+export { StreamWriter } from './loop/stream-writer.js';
