@@ -108,6 +108,11 @@ export class StreamReader {
     this.#wakeFeedWaiter();
   }
 
+  /** @internal Bytes buffered and not yet read (for tests of flow control). */
+  get _buffered(): number {
+    return this.#size;
+  }
+
   /** True once EOF was seen and the buffer is empty. */
   atEof(): boolean {
     return this.#eof && this.#size === 0;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
-  ConnectionRefusedError, type Coro, Event, getRunningLoop, IncompleteReadError, LimitOverrunError,
+  ConnectionRefusedError, ConnectionResetError, type Coro, Event, getRunningLoop, IncompleteReadError, LimitOverrunError,
   openConnection, type Server, Socket, startServer, StreamReader, type StreamWriter, type Task,
   TimeoutError, timeout,
 } from '../../src/index.js';
@@ -306,6 +306,57 @@ describe.each(MODES)('streams over sockets (%s)', (mode) => {
       expect(received.digest('hex')).toBe(sent.digest('hex'));
       expect(drainWaits).toBeGreaterThan(0);
       expect(most).toBeLessThanOrEqual(HIGH_WATER + WRITE);
+      w.close();
+      server.close();
+      yield* server.waitClosed();
+    });
+  });
+
+  it('buffers no more than twice the limit from a peer that floods while nobody reads', async () => {
+    await runIn(mode, function* () {
+      const limit = 4096;
+      const peerBlocked = new Event();
+      const server = yield* startServer(function* (_reader, writer) {
+        const block = Buffer.alloc(64 * 1024, 7);
+        try {
+          for (let i = 0; i < 256; i++) {
+            writer.write(block);
+            if (writer.bufferedSize > HIGH_WATER) peerBlocked.set();
+            yield* writer.drain();
+          }
+        } catch (error) {
+          // The client hangs up with data unread: a reset, expected here.
+          if (!(error instanceof ConnectionResetError)) throw error;
+        }
+      }, ['127.0.0.1', 0]);
+      const [r, w] = yield* openConnection(['127.0.0.1', portOf(server)], { limit });
+      expect((yield* r.readexactly(10)).length).toBe(10);
+      yield* peerBlocked.wait();
+      expect(r._buffered).toBeLessThanOrEqual(2 * limit + 64 * 1024);
+      w.close();
+      server.close();
+      yield* server.waitClosed();
+    });
+  });
+
+  it('keeps the bytes for the next read when a waiting read is cancelled', async () => {
+    await runIn(mode, function* () {
+      const go = new Event();
+      const server = yield* startServer(function* (_reader, writer) {
+        writer.write('part-');
+        yield* go.wait();
+        writer.write('rest\n');
+      }, ['127.0.0.1', 0]);
+      const [r, w] = yield* openConnection(['127.0.0.1', portOf(server)]);
+      const waiting = spawnTask(r.readline());
+      yield* timeout(5_000, function* () {
+        while (r._buffered === 0) yield* ticks(1);
+      });
+      waiting.cancel();
+      yield* outcome(waiting);
+      expect(waiting.cancelled()).toBe(true);
+      go.set();
+      expect((yield* r.readline()).toString()).toBe('part-rest\n');
       w.close();
       server.close();
       yield* server.waitClosed();
