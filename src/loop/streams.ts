@@ -225,15 +225,20 @@ export class Server {
     }
     const task = this.#loop.createTask(coro);
     task.addDoneCallback(() => {
-      if (!task.cancelled()) {
+      let interrupted = task.cancelled();
+      if (!interrupted) {
         const error = task.exception();
         if (error !== undefined) {
+          interrupted = true;
           this.#loop.callExceptionHandler({ message: 'Unhandled exception in client callback', exception: error, task });
         }
       }
-      // The handler is done with the connection: close it (after sending
-      // what is queued). asyncio would leave that to the garbage collector.
-      transport.close();
+      // The handler is done with the connection: close it, after sending what
+      // is queued if it returned (asyncio leaves that to the garbage
+      // collector). Cancelled or failed, nobody will drain: drop the queue,
+      // or a peer that stopped reading would keep the socket forever.
+      if (interrupted) transport.abort();
+      else transport.close();
     });
   }
 
@@ -259,7 +264,8 @@ function* pause(loop: EventLoop, ms: number): Coro<void> {
  * Listens on `address` (`[host, port]`, port 0 for any, or a Unix socket
  * path) and runs `onClient(reader, writer)` as a task for each connection
  * (asyncio.start_server). The connection is closed when that coroutine
- * ends; an error it throws goes to the loop's exception handler.
+ * ends (at once, dropping unsent data, if it was cancelled or threw); an
+ * error it throws goes to the loop's exception handler.
  *
  *   const server = yield* startServer(function* (reader, writer) {
  *     writer.write(yield* reader.readline());
