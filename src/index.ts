@@ -22,9 +22,8 @@ export { Task, CancelledError, InvalidStateError, currentTask, type Coro } from 
 export { sleep, waitFor, gather, fromPromise, type GatherOptions } from './loop/combinators.js';
 export { Handle, TimerHandle } from './loop/timers.js';
 // asyncio's toolbox: locks, queues, task groups, timeouts, waiting, streams.
-export {
-  Event, Lock, Semaphore, BoundedSemaphore, Condition, Barrier, BrokenBarrierError,
-} from './loop/locks.js';
+export { Event, Lock, Semaphore, BoundedSemaphore, Condition } from './loop/locks.js';
+export { Barrier, BrokenBarrierError } from './loop/barrier.js';
 export {
   Queue, PriorityQueue, LifoQueue, QueueEmpty, QueueFull, QueueShutDown,
 } from './loop/queues.js';
