@@ -1,9 +1,10 @@
 // Synchronisation primitives for tasks of one loop, as asyncio's locks.py:
 // Event, Lock, Semaphore, BoundedSemaphore, Condition (Barrier is in
-// barrier.ts). Not thread safe (nothing on the loop is). Every waiter is a Future in a FIFO list,
-// so a task cancelled while it waits simply has its future cancelled; the
-// care is in what happens when a waiter was already handed the lock or
-// permit and is cancelled before it could run: it passes it on.
+// barrier.ts). Not thread safe (nothing on the loop is). Every waiter is a
+// Future in a FIFO list, so a task cancelled while it waits simply has its
+// future cancelled; the care is in what happens when a waiter was already
+// handed the lock or permit and is cancelled before it could run: it passes
+// it on.
 import { describe } from '../validate.js';
 import { getRunningLoop } from './event-loop.js';
 import { CancelledError, type Coro, Future } from './task.js';
