@@ -4,6 +4,7 @@
 import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, IPPROTO_TCP, SOCK_STREAM, TCP_NODELAY } from '../constants.js';
 import { GaiError } from '../errors.js';
 import { native } from '../native.js';
+import { checkHostPort, getaddrinfo } from '../address.js';
 import { type Address, createServer, Socket } from '../socket.js';
 import { checkInt, describe, INT32_MAX } from '../validate.js';
 import { type EventLoop, getRunningLoop } from './event-loop.js';
@@ -42,17 +43,12 @@ function wrap(loop: EventLoop, sock: Socket, limit: number): [StreamReader, Stre
 // The families to try for an address, in the resolver's order.
 function familiesOf(address: Address): number[] {
   if (typeof address === 'string') return [AF_UNIX];
-  if (!Array.isArray(address) || address.length !== 2 || typeof address[0] !== 'string') {
-    throw new TypeError(`address must be [host, port] or a Unix socket path, got ${describe(address)}`);
-  }
-  const [host, port] = address;
-  checkInt(port, 'address[1] (port)', 0, 65535);
+  const [host, port] = checkHostPort(address, 'address', '[host, port] or a Unix socket path');
   if (host.includes(':')) return [AF_INET6];
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return [AF_INET];
-  const found = native.socket.getaddrinfo(host === '' ? 'localhost' : host, port, AF_UNSPEC, SOCK_STREAM, false);
-  if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
+  const found = getaddrinfo(host === '' ? 'localhost' : host, port, AF_UNSPEC, SOCK_STREAM, false);
   const families = [...new Set(found.map(([family]) => family))].filter((f) => f === AF_INET || f === AF_INET6);
-  if (families.length === 0) throw new GaiError(`no address for ${describe(host)}`);
+  if (families.length === 0) throw new GaiError(native.eaiNoname, 'EAI_NONAME', `no address for ${describe(host)}`);
   return families;
 }
 
