@@ -53,10 +53,6 @@ export const defaultBackend: BackendName = process.platform === 'linux'
   ? 'epoll'
   : availableBackends.includes('kqueue') ? 'kqueue' : 'poll';
 
-// The longest single wait handed to the kernel (2^31 - 1 ms, about 24.8
-// days); a longer timeout is waited in slices of it.
-const MAX_WAIT_MS = 0x7fffffff;
-
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
@@ -294,7 +290,7 @@ export class Selector<T = unknown> {
     const handle = this.#open();
     const ms = checkTimeout(timeout, 'timeout');
     const ready = this.#ready;
-    const n = ms > MAX_WAIT_MS ? this.#longWait(handle, ms) : handle.wait(ms, ready);
+    const n = handle.wait(ms, ready);
     if (n < 0) throw errorFromErrno(-n, waitSyscallOf[this.backend]);
     const result: Array<[SelectorKey<T>, number]> = [];
     const keys = this.#keys;
@@ -303,21 +299,6 @@ export class Selector<T = unknown> {
       if (key !== undefined) result.push([key, ready[i + 1]! & key.events]);
     }
     return result;
-  }
-
-  // A wait longer than the kernels take (kqueue refuses a timeout past 10^8
-  // s with EINVAL; epoll and poll take an int of ms), in bounded slices. The
-  // native wait returns early with nothing only when woken (a wake-up or a
-  // signal), which must end the select as a short wait would.
-  #longWait(handle: NativeSelector, ms: number): number {
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const slice = Math.min(MAX_WAIT_MS, deadline - performance.now());
-      if (slice <= 0) return 0;
-      const start = performance.now();
-      const n = handle.wait(slice, this.#ready);
-      if (n !== 0 || performance.now() - start < slice - 1) return n;
-    }
   }
 
   /** The key of a registered file object; throws `KeyError` if there is none. */
