@@ -35,7 +35,7 @@ import {
   CancelledError, type Coro, createServer, currentTask, type EventLoop, getRunningLoop, IPPROTO_TCP,
   OSError, run, SHUT_WR, type Socket, TCP_NODELAY, TimeoutError, waitFor,
 } from '../src/index.js';
-import { announce, exampleOptions, showAddress } from './support/cli.js';
+import { announce, bindOrExit, exampleOptions, onSignal, showAddress } from './support/cli.js';
 
 const MAX_HEAD_BYTES = 8 * 1024;
 const RECV_SIZE = 64 * 1024;
@@ -222,12 +222,14 @@ function* main(): Coro<void> {
   const { host, port, family, quiet } = exampleOptions();
   const log = quiet ? (_line: string): void => {} : (line: string): void => console.log(line);
   const loop = getRunningLoop();
-  const serverSocket = createServer([host, port], { family }); // bound, listening, SO_REUSEADDR
+  const serverSocket = bindOrExit(host, port, () => createServer([host, port], { family })); // bound, listening, SO_REUSEADDR
   try {
     serverSocket.setBlocking(false);
     announce(serverSocket);
     const mainTask = currentTask()!;
-    for (const signal of ['SIGINT', 'SIGTERM']) loop.addSignalHandler(signal, () => mainTask.cancel());
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+      loop.addSignalHandler(signal, onSignal(signal, () => mainTask.cancel()));
+    }
     for (;;) {
       const [connection, address] = yield* loop.sockAccept(serverSocket);
       // An answer is one small write: send it now, do not wait to fill a segment.
