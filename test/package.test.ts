@@ -18,6 +18,7 @@ const work = mkdtempSync(join(tmpdir(), 'ns-pack-'));
 const source = join(work, 'source');
 const project = join(work, 'consumer');
 const bin = join(work, 'bin');
+const noScripts = join(work, 'no-scripts');
 let installLog = '';
 let packedFiles: string[] = [];
 
@@ -52,6 +53,10 @@ describe('npm package', () => {
     // --prefer-offline: the dependencies are in npm's cache from our own install.
     const env = bareEnv();
     installLog = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], project, env);
+    // As an npm that blocks unapproved install scripts would install it.
+    mkdirSync(noScripts);
+    writeFileSync(join(noScripts, 'package.json'), JSON.stringify({ name: 'no-scripts', version: '1.0.0', private: true }));
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], noScripts, env);
   }, 300_000);
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -86,6 +91,11 @@ describe('npm package', () => {
   it('requires from a CommonJS module', () => {
     writeFileSync(join(project, 'cjs.cjs'), `const m = require('native-selectors');\n${check}`);
     expect(JSON.parse(run('node', ['cjs.cjs'], project))).toEqual([expect.any(String), 1, 'a', 'function']);
+  });
+
+  it('works with its install script skipped, from the prebuild', () => {
+    writeFileSync(join(noScripts, 'cjs.cjs'), `const m = require('native-selectors');\n${check}`);
+    expect(JSON.parse(run('node', ['cjs.cjs'], noScripts))).toEqual([expect.any(String), 1, 'a', 'function']);
   });
 
   it('ships type declarations, and the sources its source maps point at', () => {
