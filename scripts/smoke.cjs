@@ -62,7 +62,7 @@ loop
     loop.close();
     a.close();
     b.close();
-    console.log(`smoke ok on node ${process.version} (${m.defaultBackend})`);
+    console.log(`smoke ok on node ${process.version} ${process.arch} (${m.defaultBackend})`);
   })
   .catch((error) => {
     console.error(error);
