@@ -15,6 +15,7 @@ afterEach(async () => {
 
 // tsx compiles the example first; npx and npm add their own start-up.
 const READY_MS = 30_000;
+const TEST_MS = 60_000;
 
 /** The launcher's own exit: npx and npm end by re-raising the SIGINT they got, once their child is done. */
 function launcherExit(launcher: Launcher): Exit {
@@ -39,7 +40,7 @@ describe.each<Launcher>(['node', 'npx'])('under %s', (launcher) => {
     ]);
     expect(example.stderr).toBe('');
     await clients.quit();
-  });
+  }, TEST_MS);
 
   it('graceful-shutdown.ts still cancels at once on a second Ctrl-C', async () => {
     const example = await startExample('graceful-shutdown', { launcher, readyTimeoutMs: READY_MS });
@@ -59,7 +60,7 @@ describe.each<Launcher>(['node', 'npx'])('under %s', (launcher) => {
     ]);
     expect(example.lines).toContain(`echo 127.0.0.1:${port}: cancelled`);
     await clients.quit();
-  });
+  }, TEST_MS);
 
   it('signals.ts runs its handler once per Ctrl-C', async () => {
     const example = await startExample('signals', { launcher, readyTimeoutMs: READY_MS, ready: /^sleeping for / });
@@ -72,7 +73,7 @@ describe.each<Launcher>(['node', 'npx'])('under %s', (launcher) => {
       'Main task cancelled.',
     ]);
     expect(example.stderr).toBe('');
-  });
+  }, TEST_MS);
 
   it('loop-echo.ts cancels main once and closes its connections', async () => {
     const example = await startExample('loop-echo', { launcher, readyTimeoutMs: READY_MS });
@@ -84,7 +85,7 @@ describe.each<Launcher>(['node', 'npx'])('under %s', (launcher) => {
     expect(await clients.recv('c', { timeoutMs: 2000 })).toEqual({ data: Buffer.alloc(0), eof: true, timedOut: false });
     expect(example.stderr).toBe('');
     await clients.quit();
-  });
+  }, TEST_MS);
 });
 
 describe.each<Launcher>(['node', 'npx', 'npm'])('under %s', (launcher) => {
@@ -103,5 +104,5 @@ describe.each<Launcher>(['node', 'npx', 'npm'])('under %s', (launcher) => {
     expect(await clients.recv('c', { timeoutMs: 2000 })).toEqual({ data: Buffer.alloc(0), eof: true, timedOut: false });
     expect(example.stderr).toBe('');
     await clients.quit();
-  });
+  }, TEST_MS);
 });
