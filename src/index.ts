@@ -3,7 +3,9 @@ export {
   Selector, DefaultSelector, EpollSelector, KqueueSelector, PollSelector,
   EVENT_READ, EVENT_WRITE, availableBackends, defaultBackend,
   type SelectorKey, type FileObject, type BackendName, type SelectorOptions,
+  type PollMode, type RegisterOptions,
 } from './selector.js';
+export { Waker } from './waker.js';
 export {
   Socket, socketpair, createServer, createConnection, type Address, type ServerOptions,
 } from './socket.js';
