@@ -2,6 +2,8 @@
 // by default, as in Python; non-blocking operations that would block throw
 // BlockingIOError. The fd is owned here: closed once by close(), or by the
 // finalizer if the Socket is garbage-collected unclosed.
+import { debuglog } from 'node:util';
+
 import {
   type Address, checkHostPort, familyName, familyOf, getaddrinfo, resolveAddress, unixPath,
 } from './address.js';
@@ -20,11 +22,17 @@ export { type Address, resolveAddress } from './address.js';
 const calls = native.socket;
 
 // Closes the fd of a Socket that was dropped without close(); the token is
-// the fd, unregistered by close()/detach(), so no fd is closed twice.
-const unclosed = new FinalizationRegistry<number>((fd) => {
+// the fd, unregistered by close()/detach(), so no fd is closed twice. With
+// NODE_DEBUG=native-selectors the held value also has the stack of the
+// constructor call, as the warning's own stack only shows the finalizer.
+const recordCreation = debuglog('native-selectors').enabled;
+const unclosed = new FinalizationRegistry<number | { fd: number; stack: string | undefined }>((held) => {
+  const { fd, stack } = typeof held === 'number' ? { fd: held, stack: undefined } : held;
   calls.close(fd);
   process.emitWarning(`unclosed Socket (fd ${fd}) was garbage-collected; call close()`, {
     type: 'ResourceWarning', code: 'NS_UNCLOSED_SOCKET',
+    detail: stack?.replace(/^Error\n/, 'The Socket was created\n') ??
+      'Run with NODE_DEBUG=native-selectors to see where it was created.',
   });
 });
 
@@ -121,7 +129,7 @@ export class Socket {
     this.family = family;
     this.type = type;
     this.proto = proto;
-    unclosed.register(this, this.#fd, this);
+    unclosed.register(this, recordCreation ? { fd: this.#fd, stack: new Error().stack } : this.#fd, this);
   }
 
   #open(syscall: string): number {
