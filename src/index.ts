@@ -6,6 +6,7 @@ export {
   type PollMode, type RegisterOptions,
 } from './selector.js';
 export { Waker } from './waker.js';
+export { SignalReader } from './signal-reader.js';
 export {
   Socket, socketpair, createServer, createConnection, type Address, type ServerOptions,
 } from './socket.js';
