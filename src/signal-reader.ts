@@ -52,7 +52,8 @@ function parseSignals(signals: unknown): Map<number, string> {
  * no longer end the process (unless a handler below, such as a Node
  * listener, does); `close()` gives each its previous disposition back.
  *
- * Each delivery is reported once. The kernel itself merges a signal sent
+ * `signals` holds names ('SIGINT' or 'INT') or numbers. Each delivery is
+ * reported once. The kernel itself merges a signal sent
  * again before the first was delivered, and that merged delivery is one
  * entry; nothing is merged here.
  */
@@ -62,7 +63,7 @@ export class SignalReader {
   readonly #names: Map<number, string>;
   #fd: number;
 
-  constructor(signals: readonly string[]) {
+  constructor(signals: readonly (string | number)[]) {
     this.#names = parseSignals(signals);
     this.#pipe = new native.NativeSignalPipe();
     this.#fd = this.#pipe.fileno();
