@@ -18,7 +18,7 @@
 //   grow without end. Past MAX_UNSENT bytes we drop EVENT_READ: we stop
 //   reading from that client until it has read enough of its echo. TCP then
 //   fills up and slows the client's sends. Other clients are not affected.
-// - Hang-ups and errors. recv() returning an empty Buffer (Python's b'') is
+// - Hang-ups and errors. recv returning no bytes (Python's b'') is
 //   the client closing its end: we send what is still owed, then unregister
 //   and close. (The chapter's loop keeps the socket, which is readable
 //   forever after EOF, and spins printing b''.) A reset or a broken pipe
@@ -60,7 +60,7 @@ interface Connection {
   readonly unsent: Buffer[]; // received, not yet sent back, oldest first
   unsentBytes: number;
   events: number; // what it is registered for now
-  peerClosed: boolean; // recv() returned EOF: the client sends no more
+  peerClosed: boolean; // recv returned EOF: the client sends no more
   open: boolean;
 }
 
@@ -77,6 +77,9 @@ const signals = new SignalReader(['SIGINT', 'SIGTERM']);
 selector.register(signals, EVENT_READ, null);
 
 const connections = new Set<Connection>();
+// Every recv lands in this one buffer and the echo is sent straight from
+// it: only what the kernel does not take at once is copied (into `unsent`).
+const received = Buffer.allocUnsafe(RECV_SIZE);
 const cpuUsed = startCpuMeter();
 let acceptPausedUntil: number | null = null; // performance.now() at which to watch the server socket again
 let idleSince = performance.now(); // for "No events" once per idle second, whatever the wait
@@ -161,39 +164,41 @@ function serve(connection: Connection, mask: number): void {
 }
 
 function receive(connection: Connection): void {
-  let data: Buffer;
+  let n: number;
   try {
-    data = connection.socket.recv(RECV_SIZE);
+    n = connection.socket.recvInto(received);
   } catch (error) {
     if (error instanceof BlockingIOError) return; // a spurious wake-up: nothing after all
     fail(connection, error);
     return;
   }
-  if (data.length === 0) {
+  if (n === 0) {
     connection.peerClosed = true;
     log(`${connection.name} has finished sending`);
-  } else {
-    // Checked here, not only in log(): building this line costs more than the echo.
-    if (!quiet) log(`I got some data from ${connection.name}: ${showBytes(data)}`);
-    connection.unsent.push(data);
-    connection.unsentBytes += data.length;
+    sendUnsent(connection);
+    return;
   }
-  sendUnsent(connection); // most of the time the kernel takes it all, now
+  const data = received.subarray(0, n);
+  // Checked here, not only in log(): building this line costs more than the echo.
+  if (!quiet) log(`I got some data from ${connection.name}: ${showBytes(data)}`);
+  // Owing nothing, we echo at once, and most of the time the kernel takes
+  // it all. Owing something, the new bytes wait behind it, to keep the order.
+  const sent = connection.unsentBytes === 0 ? trySend(connection, data) : 0;
+  if (sent === null) return;
+  if (sent < n) {
+    connection.unsent.push(Buffer.from(data.subarray(sent))); // a copy: `received` is reused
+    connection.unsentBytes += n - sent;
+  }
+  updateInterest(connection);
 }
 
 /** Sends as much of the queue as the kernel takes, then re-registers to suit. */
 function sendUnsent(connection: Connection): void {
-  const { socket, unsent } = connection;
+  const { unsent } = connection;
   while (unsent.length > 0) {
     const head = unsent[0]!;
-    let sent: number;
-    try {
-      sent = socket.send(head);
-    } catch (error) {
-      if (error instanceof BlockingIOError) break; // the kernel's buffer is full
-      fail(connection, error);
-      return;
-    }
+    const sent = trySend(connection, head);
+    if (sent === null) return;
     connection.unsentBytes -= sent;
     if (sent < head.length) {
       unsent[0] = head.subarray(sent); // a partial write: the rest waits for EVENT_WRITE
@@ -206,6 +211,17 @@ function sendUnsent(connection: Connection): void {
     return;
   }
   updateInterest(connection);
+}
+
+/** How much of `data` the kernel took (0: its buffer is full), or null if the connection failed and is closed. */
+function trySend(connection: Connection, data: Buffer): number | null {
+  try {
+    return connection.socket.send(data);
+  } catch (error) {
+    if (error instanceof BlockingIOError) return 0;
+    fail(connection, error);
+    return null;
+  }
 }
 
 /**
