@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { EVENT_READ, Selector, SignalReader } from '../src/index.js';
+import { native } from '../src/native.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/signal-reader.ts', import.meta.url));
 
@@ -217,5 +218,39 @@ describe('SignalReader arguments and lifetime', () => {
     expect(fdIsOpen(fd)).toBe(false);
     expect(process.listenerCount('SIGUSR2')).toBe(0);
     expect(warnings.some((w) => w.name === 'ResourceWarning' && w.message.includes(`unclosed SignalReader (fd ${fd})`))).toBe(true);
+  });
+});
+
+describe('NativeSignalPipe (the native half) under hostile arguments', () => {
+  it('methods called on something that is not a pipe throw TypeError', () => {
+    const proto = native.NativeSignalPipe.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const method of ['fileno', 'watchSignal', 'unwatchSignal', 'read', 'close']) {
+      for (const self of [{}, 5, null, undefined, Object.create(native.NativeSignalPipe.prototype)]) {
+        expect(() => proto[method]!.call(self, 12), `${method} on ${String(self)}`).toThrow(TypeError);
+      }
+    }
+  });
+
+  it('checks signal numbers, refuses uncatchable ones with EINVAL, and answers EBADF once closed', () => {
+    const pipe = new native.NativeSignalPipe();
+    try {
+      for (const bad of [undefined, '12', 1.5, NaN, 2 ** 31]) {
+        expect(() => pipe.watchSignal(bad as number)).toThrow(TypeError);
+        expect(() => pipe.unwatchSignal(bad as number)).toThrow(TypeError);
+      }
+      const EINVAL = constants.errno.EINVAL;
+      for (const signo of [0, -1, 64, 2 ** 31 - 1, constants.signals.SIGKILL, constants.signals.SIGSTOP,
+        constants.signals.SIGSEGV, constants.signals.SIGBUS, constants.signals.SIGFPE, constants.signals.SIGILL]) {
+        expect(pipe.watchSignal(signo), `watchSignal(${signo})`).toBe(-EINVAL);
+        pipe.unwatchSignal(signo); // nothing to undo: no effect, no error
+      }
+      expect(pipe.read()).toEqual([]);
+    } finally {
+      pipe.close();
+    }
+    pipe.close();
+    expect(pipe.fileno()).toBe(-1);
+    expect(pipe.read()).toBe(-constants.errno.EBADF);
+    expect(pipe.watchSignal(constants.signals.SIGUSR2)).toBe(-constants.errno.EBADF);
   });
 });
