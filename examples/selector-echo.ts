@@ -72,9 +72,9 @@ serverSocket.setBlocking(false);
 bindOrExit(host, port, () => serverSocket.bind([host, port]));
 serverSocket.listen();
 selector.register(serverSocket, EVENT_READ, null);
-announce(serverSocket);
-const signals = new SignalReader(['SIGINT', 'SIGTERM']);
+const signals = new SignalReader(['SIGINT', 'SIGTERM']); // before we say we are ready
 selector.register(signals, EVENT_READ, null);
+announce(serverSocket);
 
 const connections = new Set<Connection>();
 // Every recv lands in this one buffer and the echo is sent straight from
