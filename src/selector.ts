@@ -41,8 +41,13 @@ export const defaultBackend: BackendName = process.platform === 'linux'
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
-/** Internal access to the native half, for the event loop. Not exported from the package. */
-export const nativeSelectorOf = Symbol('nativeSelector');
+// Assigned in Selector's static block, which alone may read the private field.
+let nativeHalf: (selector: Selector<unknown>) => NativeSelector;
+
+/** @internal The native half of an open selector: for src/loop-interface.ts only, never exported. */
+export function nativeSelectorOf(selector: Selector<unknown>): NativeSelector {
+  return nativeHalf(selector);
+}
 
 function checkEvents(events: unknown): number {
   if (typeof events !== 'number') {
@@ -248,9 +253,8 @@ export class Selector<T = unknown> {
     this.close();
   }
 
-  /** @internal The native half, for the event loop's wake-ups and signals. */
-  get [nativeSelectorOf](): NativeSelector {
-    return this.#open();
+  static {
+    nativeHalf = (selector) => selector.#open();
   }
 }
 

@@ -15,8 +15,8 @@
 // runs ready work, so Node's timers, fs and net keep working alongside.
 import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno } from '../errors.js';
-import { native, type NativeSelector } from '../native.js';
-import { EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector.js';
+import { drainMicrotasks, isBlockingFd, type SelectorHooks, selectorHooks, tryAccept } from '../loop-interface.js';
+import { EVENT_READ, EVENT_WRITE, Selector } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
@@ -28,7 +28,6 @@ import {
 } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
-const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
 const EINPROGRESS = errno.EINPROGRESS!;
 const EINTR = errno.EINTR!;
@@ -94,7 +93,7 @@ function microtasksDrainable(): boolean {
   void Promise.resolve().then(() => {
     ran = true;
   });
-  native.drainMicrotasks();
+  drainMicrotasks();
   return ran;
 }
 
@@ -116,7 +115,7 @@ function defaultExceptionHandler(context: ExceptionContext): void {
 function requireNonBlocking(fd: number, what: string): void {
   // accept() and connect() have no per-call "don't wait" flag, so a blocking
   // socket would block the whole loop; asyncio refuses it too.
-  if (calls.getBlocking(fd) === 1) {
+  if (isBlockingFd(fd)) {
     throw new Error(`${what}(): the socket must be non-blocking (call sock.setBlocking(false))`);
   }
 }
@@ -129,7 +128,7 @@ function requireNonBlocking(fd: number, what: string): void {
  */
 export class EventLoop implements LoopCore {
   readonly #selector: Selector<FdState>;
-  readonly #native: NativeSelector;
+  readonly #hooks: SelectorHooks;
   readonly #io: IoWatcher;
   readonly #signals: SignalHandlers;
   readonly #timers = new TimerHeap();
@@ -163,9 +162,9 @@ export class EventLoop implements LoopCore {
       throw new TypeError(`options.selector must be a Selector, got ${describe(selector)}`);
     }
     this.#selector = selector as Selector<FdState>;
-    this.#native = selector[nativeSelectorOf];
+    this.#hooks = selectorHooks(selector);
     this.#io = new IoWatcher(this.#selector);
-    this.#signals = new SignalHandlers(this.#native);
+    this.#signals = new SignalHandlers(this.#hooks);
   }
 
   // ---- running -----------------------------------------------------------
@@ -217,7 +216,7 @@ export class EventLoop implements LoopCore {
     let task: Task<T>;
     try {
       this.#checkCanRun();
-      if (this.#native.fileno() < 0) {
+      if (this.#selector.fileno() < 0) {
         throw new Error(`runAsync() needs a selector whose readiness Node's loop can watch (epoll or kqueue); ` +
           `the ${this.#selector.backend} backend has no such fd. Use runUntilComplete(), or a Selector ` +
           `with another backend.`);
@@ -227,7 +226,7 @@ export class EventLoop implements LoopCore {
       return Promise.reject(error);
     }
     return new Promise<T>((resolve, reject) => {
-      const rc = this.#native.startWatch(this.#onReadable);
+      const rc = this.#hooks.startWatch(this.#onReadable);
       if (rc < 0) {
         reject(errorFromErrno(-rc, 'uv_poll_start'));
         return;
@@ -408,7 +407,7 @@ export class EventLoop implements LoopCore {
     const fd = socketFd(sock, 'accept');
     requireNonBlocking(fd, 'sockAccept');
     for (;;) {
-      const out = calls.accept(fd);
+      const out = tryAccept(fd);
       if (typeof out !== 'number') {
         const conn = new Socket(sock.family, sock.type, sock.proto, out[0]);
         try {
@@ -549,7 +548,7 @@ export class EventLoop implements LoopCore {
     if (io.hasReview) io.reviewRegistrations();
     // Promise reactions cannot run while this thread sits in our loop: run
     // them here, so tasks waiting on promises settled by JS code wake up.
-    if (this.#promiseWaiters > 0 && this.#mode === BLOCKING) native.drainMicrotasks();
+    if (this.#promiseWaiters > 0 && this.#mode === BLOCKING) drainMicrotasks();
     const timers = this.#timers;
     if (timers.cancelledCount > 0) timers.sweepIfWorthIt();
 
@@ -658,7 +657,7 @@ export class EventLoop implements LoopCore {
   }
 
   #finishAsync(failed: boolean, error: unknown): void {
-    this.#native.stopWatch();
+    this.#hooks.stopWatch();
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     if (this.#nodeTimer !== null) clearTimeout(this.#nodeTimer);
     this.#immediate = null;

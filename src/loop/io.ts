@@ -5,7 +5,8 @@
 // the next select, so a task that reads, echoes and reads again keeps its
 // registration and the steady state makes no epoll_ctl/kevent call at all.
 import { EVENT_READ, EVENT_WRITE, type Selector, type SelectorKey } from '../selector.js';
-import { addCloseListener, removeCloseListener, type Socket } from '../socket.js';
+import { addCloseListener, removeCloseListener } from '../loop-interface.js';
+import type { Socket } from '../socket.js';
 import type { Parking, Task } from './task.js';
 
 /** One fd the loop watches: its interest and the (at most) two tasks waiting on it. */

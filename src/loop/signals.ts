@@ -7,7 +7,7 @@
 import { constants } from 'node:os';
 
 import { errorFromErrno } from '../errors.js';
-import type { NativeSelector } from '../native.js';
+import type { SelectorHooks } from '../loop-interface.js';
 import { describe } from '../validate.js';
 import type { Handle, Runnable } from './timers.js';
 
@@ -36,11 +36,11 @@ export function signalNumber(signal: unknown): number {
 
 /** The loop's signal number -> callback table, kept in step with the native watches. */
 export class SignalHandlers {
-  readonly #native: NativeSelector;
+  readonly #hooks: SelectorHooks;
   readonly #handlers = new Map<number, Handle>();
 
-  constructor(nativeSelector: NativeSelector) {
-    this.#native = nativeSelector;
+  constructor(hooks: SelectorHooks) {
+    this.#hooks = hooks;
   }
 
   get size(): number {
@@ -51,7 +51,7 @@ export class SignalHandlers {
   add(signo: number, handle: Handle): void {
     const previous = this.#handlers.get(signo);
     if (previous === undefined) {
-      const rc = this.#native.watchSignal(signo);
+      const rc = this.#hooks.watchSignal(signo);
       if (rc < 0) throw errorFromErrno(-rc, 'sigaction');
     } else {
       previous.cancel();
@@ -66,13 +66,13 @@ export class SignalHandlers {
     // Cancelled, so a delivery already queued does not run after removal.
     handle.cancel();
     this.#handlers.delete(signo);
-    this.#native.unwatchSignal(signo);
+    this.#hooks.unwatchSignal(signo);
     return true;
   }
 
   /** Queues the callbacks of the signals that arrived since the last call. */
   deliver(enqueue: (item: Runnable) => void): void {
-    const arrived = this.#native.takeSignals();
+    const arrived = this.#hooks.takeSignals();
     for (let i = 0; i < arrived.length; i++) {
       const handle = this.#handlers.get(arrived[i]!);
       if (handle !== undefined) enqueue(handle);

@@ -8,16 +8,14 @@
 // Each op is a small state machine: validate and look up on the first
 // next(), try the system call, and on EAGAIN park the task and hand PARKED up
 // through the yield* chain; the task's next step resumes it here.
-import { MSG_DONTWAIT } from '../constants.js';
 import { errno, errorFromErrno, OSError } from '../errors.js';
-import { native } from '../native.js';
+import { tryRecvInto, trySend } from '../loop-interface.js';
 import { EVENT_READ, EVENT_WRITE } from '../selector.js';
 import { Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
 import type { FdState, IoWatcher } from './io.js';
 import { type Coro, currentTask, type LoopCore, PARKED, type Task } from './task.js';
 
-const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
 const EBADF = errno.EBADF!;
 
@@ -162,7 +160,7 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
     // A short last read means the socket is most likely empty: park at once
     // rather than make a system call to hear EAGAIN (see FdState.drained).
     if (state === undefined || !state.drained) {
-      const got = calls.recvInto(this.fd, this.#buf, 0, this.#length, MSG_DONTWAIT);
+      const got = tryRecvInto(this.fd, this.#buf, 0, this.#length);
       if (got >= 0) {
         if (state !== undefined) state.drained = got > 0 && got < this.#length;
         this.result = (this.copy ? this.#copyOut(got) : got) as T;
@@ -205,7 +203,7 @@ export class SendallOp extends SockOp<void> {
     const data = this.#data;
     const length = data.byteLength;
     while (this.#offset < length) {
-      const sent = calls.send(this.fd, data, this.#offset, length - this.#offset, MSG_DONTWAIT);
+      const sent = trySend(this.fd, data, this.#offset, length - this.#offset);
       if (sent >= 0) {
         this.#offset += sent;
         continue;
