@@ -167,13 +167,13 @@ function* gatherAll(aws: readonly unknown[], returnExceptions: boolean): Coro<un
   if (aws.length === 0) return [];
   const loop = getRunningLoop();
   // The same awaitable twice is waited on once (asyncio does the same).
-  const taskOf = new Map<unknown, Task<unknown>>();
+  const taskByAwaitable = new Map<unknown, Task<unknown>>();
   for (const aw of aws) {
-    if (taskOf.has(aw)) continue;
+    if (taskByAwaitable.has(aw)) continue;
     if (aw instanceof Task && aw._loop !== loop) throw new Error('gather(): a task belongs to another event loop');
-    taskOf.set(aw, aw instanceof Task ? aw : loop.createTask(aw as Coro<unknown>));
+    taskByAwaitable.set(aw, aw instanceof Task ? aw : loop.createTask(aw as Coro<unknown>));
   }
-  const children = [...taskOf.values()];
+  const children = [...taskByAwaitable.values()];
   const outer = new GatheringFuture(loop, children);
   let finished = 0;
 
@@ -199,7 +199,7 @@ function* gatherAll(aws: readonly unknown[], returnExceptions: boolean): Coro<un
       return;
     }
     outer._setResult(aws.map((aw) => {
-      const child = taskOf.get(aw)!;
+      const child = taskByAwaitable.get(aw)!;
       if (child.cancelled()) return child._makeCancelledError();
       return child._hasException() ? child.exception() : child.result();
     }));

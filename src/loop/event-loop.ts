@@ -20,7 +20,7 @@ import { EVENT_READ, EVENT_WRITE, Selector } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
-import { closedWhileWaiting, RecvOp, SendallOp, socketFd, taskOf } from './sock-ops.js';
+import { callerTask, closedWhileWaiting, RecvOp, SendallOp, socketFd } from './sock-ops.js';
 import { SignalHandlers, signalNumber } from './signals.js';
 import {
   type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
@@ -419,7 +419,7 @@ export class EventLoop implements LoopCore {
         return [conn, out[1] ?? ''];
       }
       if (out !== -EAGAIN) throw errorFromErrno(-out, 'accept');
-      this.#io.park(sock, fd, EVENT_READ, taskOf(this, 'sockAccept'));
+      this.#io.park(sock, fd, EVENT_READ, callerTask(this, 'sockAccept'));
       yield PARKED;
       if (sock.fileno() !== fd) throw closedWhileWaiting('accept');
     }
@@ -455,7 +455,7 @@ export class EventLoop implements LoopCore {
     if (err === 0) return;
     if (err !== EINPROGRESS && err !== EAGAIN && err !== EINTR) throw errorFromErrno(err, 'connect');
     for (;;) {
-      this.#io.park(sock, fd, EVENT_WRITE, taskOf(this, 'sockConnect'));
+      this.#io.park(sock, fd, EVENT_WRITE, callerTask(this, 'sockConnect'));
       yield PARKED;
       if (sock.fileno() !== fd) throw closedWhileWaiting('connect');
       const outcome = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
@@ -473,8 +473,8 @@ export class EventLoop implements LoopCore {
   }
 
   /** @internal */
-  _callSoonWith(callback: (arg: never) => void, arg: unknown): void {
-    this._enqueue(new Handle(this, callback, arg));
+  _scheduleDoneCallback(callback: (future: never) => void, future: unknown): void {
+    this._enqueue(new Handle(this, callback, future));
   }
 
   /** @internal */
@@ -545,7 +545,7 @@ export class EventLoop implements LoopCore {
 
   #runOnce(mayBlock: boolean): void {
     const io = this.#io;
-    if (io.hasReview) io.reviewRegistrations();
+    if (io.needsReview) io.reviewRegistrations();
     // Promise reactions cannot run while this thread sits in our loop: run
     // them here, so tasks waiting on promises settled by JS code wake up.
     if (this.#promiseWaiters > 0 && this.#mode === BLOCKING) drainMicrotasks();

@@ -134,7 +134,7 @@ export class IoWatcher {
   }
 
   /** True when some fd's interest may need narrowing before the next select. */
-  get hasReview(): boolean {
+  get needsReview(): boolean {
     return this.#review.length > 0;
   }
 

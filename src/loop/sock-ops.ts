@@ -43,7 +43,8 @@ export function closedWhileWaiting(syscall: string): OSError {
   return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
 }
 
-export function taskOf(loop: LoopCore, what: string): Task<unknown> {
+/** The task that called `what` (a socket operation), which must be one of `loop`'s. */
+export function callerTask(loop: LoopCore, what: string): Task<unknown> {
   const task = currentTask();
   if (task === null || task._loop !== loop) {
     throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
@@ -122,7 +123,7 @@ abstract class SockOp<T> implements Coro<T> {
   }
 
   protected park(event: number, what: string): FdState {
-    return this.io.park(this.sock, this.fd, event, taskOf(this.loop, what));
+    return this.io.park(this.sock, this.fd, event, callerTask(this.loop, what));
   }
 }
 

@@ -43,8 +43,8 @@ export class UnretrievedReport {
 /** What futures and tasks need from their loop. */
 export interface LoopCore extends HandleOwner {
   /** @internal */ _enqueue(item: Runnable): void;
-  /** @internal Runs `callback(arg)` soon, as a done callback. */
-  _callSoonWith(callback: (arg: never) => void, arg: unknown): void;
+  /** @internal Runs the done callback `callback(future)` on the next iteration. */
+  _scheduleDoneCallback(callback: (future: never) => void, future: unknown): void;
   /** @internal */ _taskDone(task: Task<unknown>): void;
   /** @internal */ _unretrievedAdd(report: UnretrievedReport): void;
   /** @internal */ _unretrievedRemove(report: UnretrievedReport): void;
@@ -140,7 +140,7 @@ export class Future<T = unknown> {
   addDoneCallback(cb: (future: this) => void): void {
     if (typeof cb !== 'function') throw new TypeError('cb must be a function');
     if (this._state !== PENDING) {
-      this._loop._callSoonWith(cb as (arg: never) => void, this);
+      this._loop._scheduleDoneCallback(cb as (arg: never) => void, this);
       return;
     }
     (this._callbacks ??= []).push(cb as DoneCallback<never>);
@@ -220,7 +220,7 @@ export class Future<T = unknown> {
     this._callbacks = null;
     for (const cb of callbacks) {
       if (cb instanceof Task) cb._wake(this);
-      else this._loop._callSoonWith(cb as (arg: never) => void, this);
+      else this._loop._scheduleDoneCallback(cb as (arg: never) => void, this);
     }
   }
 }
