@@ -2,8 +2,10 @@
 // fromPromise. Each is a coroutine: `yield*` it from a task.
 import { TimeoutError } from '../errors.js';
 import { describe } from '../validate.js';
-import { type Awaitable, type EventLoop, getRunningLoop, isCoro } from './event-loop.js';
-import { CancelledError, type Coro, currentTask, Future, PARKED, Task } from './task.js';
+import { requireRunningLoop } from './core.js';
+import {
+  type Awaitable, CancelledError, type Coro, currentTask, Future, isCoro, type LoopCore, PARKED, Task,
+} from './task.js';
 
 function currentTaskOf(what: string): Task<unknown> {
   const task = currentTask();
@@ -30,7 +32,7 @@ export function* sleep<T = void>(delay: number, value?: T): Coro<T> {
     return value as T;
   }
   const task = currentTaskOf('sleep');
-  (task._loop as EventLoop)._parkSleep(task, delay);
+  task._loop._parkSleep(task, delay);
   yield PARKED;
   return value as T;
 }
@@ -51,7 +53,7 @@ export function* waitFor<T>(aw: Awaitable<T>, timeout: number | null | undefined
   if (timeout <= 0) {
     // asyncio: no time at all, so the work never starts; a task already
     // done still gives its result.
-    const inner = aw instanceof Task ? aw : (task._loop as EventLoop).createTask(aw);
+    const inner = aw instanceof Task ? aw : task._loop.createTask(aw);
     if (inner.done()) return inner.result();
     inner.cancel();
     while (!inner.done()) yield inner;
@@ -70,7 +72,7 @@ export function* waitFor<T>(aw: Awaitable<T>, timeout: number | null | undefined
   // cancellation apart from one requested by someone else meanwhile.
   const cancellingBefore = task.cancelling();
   let expired = false;
-  const handle = (task._loop as EventLoop).callLater(timeout, () => {
+  const handle = task._loop.callLater(timeout, () => {
     expired = true;
     task.cancel();
   });
@@ -107,7 +109,7 @@ class GatheringFuture extends Future<unknown[]> {
   readonly #children: Task<unknown>[];
   #cancelRequested = false;
 
-  constructor(loop: EventLoop, children: Task<unknown>[]) {
+  constructor(loop: LoopCore, children: Task<unknown>[]) {
     super(loop);
     this.#children = children;
   }
@@ -165,7 +167,7 @@ function* gatherAll(aws: readonly unknown[], returnExceptions: boolean): Coro<un
     }
   }
   if (aws.length === 0) return [];
-  const loop = getRunningLoop();
+  const loop = requireRunningLoop();
   // The same awaitable twice is waited on once (asyncio does the same).
   const taskByAwaitable = new Map<unknown, Task<unknown>>();
   for (const aw of aws) {
@@ -220,7 +222,7 @@ export function* fromPromise<T>(promise: PromiseLike<T>): Coro<T> {
     throw new TypeError(`fromPromise() needs a Promise or thenable, got ${describe(promise)}`);
   }
   const task = currentTaskOf('fromPromise');
-  const loop = task._loop as EventLoop;
+  const loop = task._loop;
   loop._promiseWaitStarted();
   const future = new Future<T>(loop);
   let waiting = true;

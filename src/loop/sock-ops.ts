@@ -1,23 +1,32 @@
-// The loop's hot socket operations (sockRecv, sockRecvInto, sockSendall) as
-// hand-written iterators rather than generator functions. `yield*` drives
-// them exactly as it drives a generator (next, throw, return), but the usual
-// path, where the system call succeeds at once, costs one small object and
-// no generator frame to create, resume and close: in an echo server,
-// generator machinery was ~7 % of the time (perf), a third of it these ops.
+// The loop's socket operations, asyncio's selector_events: sockAccept,
+// sockConnect, sockRecv, sockRecvInto and sockSendall. Each tries the system
+// call first and parks the task only when it would block, so a socket with
+// data ready costs one native call and no registration. Failures come back
+// as -errno, not exceptions, on this hot path (see loop-interface.ts).
+//
+// The hot ones (sockRecv, sockRecvInto, sockSendall) are hand-written
+// iterators rather than generator functions. `yield*` drives them exactly as
+// it drives a generator (next, throw, return), but the usual path, where the
+// system call succeeds at once, costs one small object and no generator
+// frame to create, resume and close: in an echo server, generator machinery
+// was ~7 % of the time (perf), a third of it these ops.
 //
 // Each op is a small state machine: validate and look up on the first
 // next(), try the system call, and on EAGAIN park the task and hand PARKED up
 // through the yield* chain; the task's next step resumes it here.
+import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno, OSError } from '../errors.js';
-import { tryRecvInto, trySend } from '../loop-interface.js';
+import { isBlockingFd, tryAccept, tryRecvInto, trySend } from '../loop-interface.js';
 import { EVENT_READ, EVENT_WRITE } from '../selector.js';
-import { Socket } from '../socket.js';
+import { type Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
 import type { FdState, IoWatcher } from './io.js';
 import { type Coro, currentTask, type LoopCore, PARKED, type Task } from './task.js';
 
 const EAGAIN = errno.EAGAIN!;
 const EBADF = errno.EBADF!;
+const EINPROGRESS = errno.EINPROGRESS!;
+const EINTR = errno.EINTR!;
 
 // sockRecv reads into this, then copies out what came (as Socket.recv), so
 // a recv(65536) that gets 10 bytes neither allocates nor pins 64 KiB. The
@@ -32,6 +41,7 @@ let scratch: Buffer | null = null;
 const PARKED_STEP: IteratorResult<unknown, never> = Object.freeze({ done: false, value: PARKED });
 const FINISHED_STEP: IteratorResult<unknown, undefined> = Object.freeze({ done: true, value: undefined });
 
+/** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
 export function socketFd(sock: unknown, syscall: string): number {
   if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
   const fd = sock.fileno();
@@ -39,6 +49,7 @@ export function socketFd(sock: unknown, syscall: string): number {
   return fd;
 }
 
+/** The error a parked task gets when another task closed its socket. */
 export function closedWhileWaiting(syscall: string): OSError {
   return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
 }
@@ -215,5 +226,53 @@ export class SendallOp extends SockOp<void> {
       return false;
     }
     return true;
+  }
+}
+
+function requireNonBlocking(fd: number, what: string): void {
+  // accept() and connect() have no per-call "don't wait" flag, so a blocking
+  // socket would block the whole loop; asyncio refuses it too.
+  if (isBlockingFd(fd)) {
+    throw new Error(`${what}(): the socket must be non-blocking (call sock.setBlocking(false))`);
+  }
+}
+
+/** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
+export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
+  const fd = socketFd(sock, 'accept');
+  requireNonBlocking(fd, 'sockAccept');
+  for (;;) {
+    const out = tryAccept(fd);
+    if (typeof out !== 'number') {
+      const conn = new Socket(sock.family, sock.type, sock.proto, out[0]);
+      try {
+        conn.setBlocking(false);
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return [conn, out[1] ?? ''];
+    }
+    if (out !== -EAGAIN) throw errorFromErrno(-out, 'accept');
+    io.park(sock, fd, EVENT_READ, callerTask(loop, 'sockAccept'));
+    yield PARKED;
+    if (sock.fileno() !== fd) throw closedWhileWaiting('accept');
+  }
+}
+
+/** loop.sockConnect(): starts the connect, waits for writability, then reads the outcome from SO_ERROR. */
+export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, address: Address): Coro<void> {
+  const fd = socketFd(sock, 'connect');
+  requireNonBlocking(fd, 'sockConnect');
+  const err = sock.connectEx(address);
+  if (err === 0) return;
+  if (err !== EINPROGRESS && err !== EAGAIN && err !== EINTR) throw errorFromErrno(err, 'connect');
+  for (;;) {
+    io.park(sock, fd, EVENT_WRITE, callerTask(loop, 'sockConnect'));
+    yield PARKED;
+    if (sock.fileno() !== fd) throw closedWhileWaiting('connect');
+    const outcome = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
+    if (outcome === 0) return;
+    if (outcome !== EINPROGRESS && outcome !== EAGAIN && outcome !== EINTR) throw errorFromErrno(outcome, 'connect');
   }
 }

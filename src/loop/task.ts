@@ -10,6 +10,15 @@ import { type HandleOwner, type Runnable, TimerHandle } from './timers.js';
 /** A coroutine: a generator whose `yield*` is `await`. */
 export type Coro<T> = Generator<unknown, T, unknown>;
 
+/** Something the loop can wait for: a coroutine or a task. */
+export type Awaitable<T> = Coro<T> | Task<T>;
+
+/** Whether `value` is a generator object (a coroutine). */
+export function isCoro(value: unknown): value is Coro<unknown> {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Coro<unknown>).next === 'function' && typeof (value as Coro<unknown>).throw === 'function';
+}
+
 /** Thrown into a task by `cancel()`, and by `result()` of a cancelled task. */
 export class CancelledError extends Error {}
 
@@ -40,8 +49,12 @@ export class UnretrievedReport {
   ) {}
 }
 
-/** What futures and tasks need from their loop. */
+/** What futures, tasks and the combinators need from their loop. */
 export interface LoopCore extends HandleOwner {
+  /** Schedules a coroutine to run as a task (loop.createTask). */
+  createTask<T>(coro: Coro<T>, options?: { name?: string }): Task<T>;
+  /** Runs `cb` after `delay` ms (loop.callLater). */
+  callLater(delay: number, cb: () => void): TimerHandle;
   /** @internal */ _enqueue(item: Runnable): void;
   /** @internal Runs the done callback `callback(future)` on the next iteration. */
   _scheduleDoneCallback(callback: (future: never) => void, future: unknown): void;
@@ -49,6 +62,11 @@ export interface LoopCore extends HandleOwner {
   /** @internal */ _unretrievedAdd(report: UnretrievedReport): void;
   /** @internal */ _unretrievedRemove(report: UnretrievedReport): void;
   /** @internal */ _reportUnretrieved(report: UnretrievedReport): void;
+  /** @internal Parks `task` in a sleep of `delay` ms. */
+  _parkSleep(task: Task<unknown>, delay: number): void;
+  /** @internal A task starts waiting on a Promise (fromPromise). */
+  _promiseWaitStarted(): void;
+  /** @internal */ _promiseWaitEnded(): void;
 }
 
 // Reports a failed future once it can no longer be retrieved. The held value
