@@ -87,12 +87,11 @@ function microtasksDrainable(): boolean {
 
 /** The loop core: scheduling, timers, the iteration, and the state the run drivers share. */
 export abstract class BaseEventLoop implements LoopCore {
-  /** @internal */ readonly _selector: Selector<FdState>;
-  /** @internal The selector's hooks for runAsync's wake-ups and signals. */
-  readonly _hooks: SelectorHooks;
-  /** @internal The fds tasks wait on. */
-  readonly _io: IoWatcher;
-  /** @internal */ readonly _signals: SignalHandlers;
+  // Private, with internal getters below: util.inspect(loop) shows no state.
+  readonly #selector: Selector<FdState>;
+  readonly #hooks: SelectorHooks;
+  readonly #io: IoWatcher;
+  readonly #signals: SignalHandlers;
   readonly #timers = new TimerHeap();
   // Items queued while an iteration runs go to the other array: they run in
   // the next iteration, after select, as in asyncio.
@@ -100,12 +99,10 @@ export abstract class BaseEventLoop implements LoopCore {
   #spare: Runnable[] = [];
   readonly #tasks = new Set<Task<unknown>>();
   readonly #unretrieved = new Set<UnretrievedReport>();
-  /** @internal IDLE, BLOCKING or ASYNC. */
-  _mode = IDLE;
-  /** @internal stop() was called: the driver ends after this iteration. */
-  _stopping = false;
-  /** @internal Set while runAsync's driver waits idle in Node's loop. */
-  _idleDriver: IdleDriver | null = null;
+  #mode = IDLE;
+  #stopping = false;
+  // Set while runAsync's driver waits idle in Node's loop.
+  #idleDriver: IdleDriver | null = null;
   #closed = false;
   #promiseWaiters = 0;
   #drainable: boolean | undefined = undefined;
@@ -119,10 +116,30 @@ export abstract class BaseEventLoop implements LoopCore {
     if (!(selector instanceof Selector)) {
       throw new TypeError(`options.selector must be a Selector, got ${describe(selector)}`);
     }
-    this._selector = selector as Selector<FdState>;
-    this._hooks = selectorHooks(selector);
-    this._io = new IoWatcher(this._selector);
-    this._signals = new SignalHandlers(this._hooks);
+    this.#selector = selector as Selector<FdState>;
+    this.#hooks = selectorHooks(selector);
+    this.#io = new IoWatcher(this.#selector);
+    this.#signals = new SignalHandlers(this.#hooks);
+  }
+
+  /** @internal */
+  get _selector(): Selector<FdState> {
+    return this.#selector;
+  }
+
+  /** @internal The selector's hooks for runAsync's wake-ups. */
+  get _hooks(): SelectorHooks {
+    return this.#hooks;
+  }
+
+  /** @internal The fds tasks wait on. */
+  get _io(): IoWatcher {
+    return this.#io;
+  }
+
+  /** @internal */
+  get _signals(): SignalHandlers {
+    return this.#signals;
   }
 
   /** Passes `context` to the exception handler. Never throws. */
@@ -130,13 +147,13 @@ export abstract class BaseEventLoop implements LoopCore {
 
   /** Stops `runForever` (or a `runAsync`) after the current iteration. */
   stop(): void {
-    this._stopping = true;
-    if (this._idleDriver !== null) this._idleDriver.wake();
+    this.#stopping = true;
+    if (this.#idleDriver !== null) this.#idleDriver.wake();
   }
 
   /** True while running (blocking, or in runAsync). */
   isRunning(): boolean {
-    return this._mode !== IDLE;
+    return this.#mode !== IDLE;
   }
 
   isClosed(): boolean {
@@ -149,15 +166,15 @@ export abstract class BaseEventLoop implements LoopCore {
    * stay pending, as in asyncio. Safe to call twice.
    */
   close(): void {
-    if (this._mode !== IDLE) throw new Error('Cannot close a running event loop');
+    if (this.#mode !== IDLE) throw new Error('Cannot close a running event loop');
     if (this.#closed) return;
     this.#closed = true;
-    this._signals.removeAll();
-    this._io.close();
+    this.#signals.removeAll();
+    this.#io.close();
     this.#ready.length = 0;
     this.#timers.clear();
     for (const report of [...this.#unretrieved]) this._reportUnretrieved(report);
-    this._selector.close();
+    this.#selector.close();
   }
 
   [Symbol.dispose](): void {
@@ -215,7 +232,7 @@ export abstract class BaseEventLoop implements LoopCore {
     this._checkOpen();
     const handle = new TimerHandle(this, when, cb);
     this.#timers.push(handle);
-    if (this._idleDriver !== null) this._idleDriver.wake();
+    if (this.#idleDriver !== null) this.#idleDriver.wake();
     return handle;
   }
 
@@ -224,7 +241,7 @@ export abstract class BaseEventLoop implements LoopCore {
   /** @internal */
   _enqueue(item: Runnable): void {
     this.#ready.push(item);
-    if (this._idleDriver !== null) this._idleDriver.wake();
+    if (this.#idleDriver !== null) this.#idleDriver.wake();
   }
 
   /** @internal */
@@ -279,7 +296,7 @@ export abstract class BaseEventLoop implements LoopCore {
 
   /** @internal A task starts waiting on a Promise. */
   _promiseWaitStarted(): void {
-    if (this._mode === BLOCKING) {
+    if (this.#mode === BLOCKING) {
       this.#drainable ??= microtasksDrainable();
       if (!this.#drainable) {
         throw new Error('fromPromise(): this loop blocks the thread (runUntilComplete/run) and was started ' +
@@ -298,16 +315,26 @@ export abstract class BaseEventLoop implements LoopCore {
 
   // ---- for the run drivers -------------------------------------------------
 
-  /** @internal A driver starts running the loop. */
+  /** @internal A driver starts running the loop (BLOCKING or ASYNC). */
   _startRunning(mode: number): void {
-    this._mode = mode;
+    this.#mode = mode;
     this.#drainable = undefined;
   }
 
   /** @internal The driver has stopped. */
   _stopRunning(): void {
-    this._stopping = false;
-    this._mode = IDLE;
+    this.#stopping = false;
+    this.#mode = IDLE;
+  }
+
+  /** @internal stop() was called: the driver ends after this iteration. */
+  _stopRequested(): boolean {
+    return this.#stopping;
+  }
+
+  /** @internal The driver waits idle in Node's loop (null: it does not), to be woken by new work. */
+  _setIdleDriver(driver: IdleDriver | null): void {
+    this.#idleDriver = driver;
   }
 
   /** @internal True when something is queued to run. */
@@ -329,7 +356,7 @@ export abstract class BaseEventLoop implements LoopCore {
   /** @internal */
   _checkCanRun(): void {
     this._checkOpen();
-    if (this._mode !== IDLE) throw new Error('This event loop is already running');
+    if (this.#mode !== IDLE) throw new Error('This event loop is already running');
     if (running !== null) throw new Error('Cannot run the event loop while another loop is running');
   }
 
@@ -346,16 +373,16 @@ export abstract class BaseEventLoop implements LoopCore {
 
   /** @internal One iteration; `mayBlock`: wait in select when nothing is ready (the blocking driver). */
   _runOnce(mayBlock: boolean): void {
-    const io = this._io;
+    const io = this.#io;
     if (io.needsReview) io.reviewRegistrations();
     // Promise reactions cannot run while this thread sits in our loop: run
     // them here, so tasks waiting on promises settled by JS code wake up.
-    if (this.#promiseWaiters > 0 && this._mode === BLOCKING) drainMicrotasks();
+    if (this.#promiseWaiters > 0 && this.#mode === BLOCKING) drainMicrotasks();
     const timers = this.#timers;
     if (timers.cancelledCount > 0) timers.sweepIfWorthIt();
 
     let timeout: number | null = 0;
-    if (mayBlock && this.#ready.length === 0 && !this._stopping) {
+    if (mayBlock && this.#ready.length === 0 && !this.#stopping) {
       const next = timers.peek();
       if (next !== undefined) {
         timeout = Math.max(0, next._when - performance.now());
@@ -365,9 +392,9 @@ export abstract class BaseEventLoop implements LoopCore {
       }
     }
 
-    const events = this._selector.select(timeout);
+    const events = this.#selector.select(timeout);
     if (events.length > 0) io.dispatch(events);
-    if (this._signals.size > 0) this._signals.deliver(this.#enqueueItem);
+    if (this.#signals.size > 0) this.#signals.deliver(this.#enqueueItem);
 
     if (timers.size > 0) {
       const now = performance.now();
@@ -389,7 +416,7 @@ export abstract class BaseEventLoop implements LoopCore {
   // A blocking select with no timeout, no fd waiter and no signal handler
   // could never return: fail clearly instead of hanging the thread.
   #checkSomethingCanWake(): void {
-    if (this._io.waiting > 0 || this._signals.size > 0) return;
+    if (this.#io.waiting > 0 || this.#signals.size > 0) return;
     if (this.#promiseWaiters > 0) {
       throw new Error(`the event loop would wait forever: ${this.#promiseWaiters} task(s) wait on Promises, ` +
         'and nothing else can wake the loop. A Promise that waits on Node\'s own timers, fs or net cannot ' +

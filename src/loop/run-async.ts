@@ -75,7 +75,7 @@ class AsyncDriver implements IdleDriver {
 
   /** Schedules an iteration (work arrived while Node's loop waited). */
   wake(): void {
-    this.#loop._idleDriver = null;
+    this.#loop._setIdleDriver(null);
     this.#immediate ??= setImmediate(this.#tick);
   }
 
@@ -98,7 +98,7 @@ class AsyncDriver implements IdleDriver {
     }
     if (!this.#active) return;
     const loop = this.#loop;
-    loop._idleDriver = null;
+    loop._setIdleDriver(null);
     const previous = swapRunningLoop(loop);
     try {
       loop._runOnce(false);
@@ -108,13 +108,13 @@ class AsyncDriver implements IdleDriver {
       return;
     }
     swapRunningLoop(previous);
-    if (loop._stopping) {
+    if (loop._stopRequested()) {
       this.#finish(false, undefined);
     } else if (loop._hasReadyWork()) {
       this.wake();
     } else {
       this.#armNodeTimer();
-      loop._idleDriver = this;
+      loop._setIdleDriver(this);
     }
   };
 
@@ -139,7 +139,7 @@ class AsyncDriver implements IdleDriver {
     this.#nodeTimer = null;
     this.#nodeTimerWhen = Infinity;
     this.#active = false;
-    loop._idleDriver = null;
+    loop._setIdleDriver(null);
     loop._stopRunning();
     const done = this.#done;
     this.#done = null;

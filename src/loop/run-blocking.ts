@@ -10,7 +10,7 @@ export function runForever(loop: BaseEventLoop): void {
   loop._startRunning(BLOCKING);
   try {
     do loop._runOnce(true);
-    while (!loop._stopping);
+    while (!loop._stopRequested());
   } finally {
     loop._stopRunning();
     swapRunningLoop(previous);
