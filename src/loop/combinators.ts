@@ -2,7 +2,7 @@
 // fromPromise. Each is a coroutine: `yield*` it from a task.
 import { TimeoutError } from '../errors.js';
 import { describe } from '../validate.js';
-import { requireRunningLoop } from './core.js';
+import { requireRunningLoop } from './running.js';
 import {
   type Awaitable, CancelledError, type Coro, currentTask, Future, isCoro, type LoopCore, PARKED, Task,
 } from './task.js';

@@ -17,6 +17,7 @@ import { drainMicrotasks, type SelectorHooks, selectorHooks } from '../loop-inte
 import { Selector } from '../selector.js';
 import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
+import { runningLoop } from './running.js';
 import { SignalHandlers } from './signals.js';
 import {
   type Awaitable, type Coro, Future, isCoro, type LoopCore, SleepHandle, Task, type UnretrievedReport,
@@ -49,28 +50,6 @@ export const ASYNC = 2;
 /** A run driver waiting in Node's loop with nothing to do: new work must wake it. */
 export interface IdleDriver {
   wake(): void;
-}
-
-// The loop running on this thread right now: the one blocked in select, or
-// the one whose runAsync iteration is executing.
-let running: BaseEventLoop | null = null;
-
-/** The running loop, or null. */
-export function runningLoop(): BaseEventLoop | null {
-  return running;
-}
-
-/** Makes `loop` the running loop (null: none); returns the one it replaces. */
-export function swapRunningLoop(loop: BaseEventLoop | null): BaseEventLoop | null {
-  const previous = running;
-  running = loop;
-  return previous;
-}
-
-/** The running loop; throws when no loop is running. */
-export function requireRunningLoop(): BaseEventLoop {
-  if (running === null) throw new Error('no running event loop');
-  return running;
 }
 
 // Can drainMicrotasks run promise reactions here? Not when the loop was
@@ -122,25 +101,10 @@ export abstract class BaseEventLoop implements LoopCore {
     this.#signals = new SignalHandlers(this.#hooks);
   }
 
-  /** @internal */
-  get _selector(): Selector<FdState> {
-    return this.#selector;
-  }
-
-  /** @internal The selector's hooks for runAsync's wake-ups. */
-  get _hooks(): SelectorHooks {
-    return this.#hooks;
-  }
-
-  /** @internal The fds tasks wait on. */
-  get _io(): IoWatcher {
-    return this.#io;
-  }
-
-  /** @internal */
-  get _signals(): SignalHandlers {
-    return this.#signals;
-  }
+  /** @internal */ get _selector(): Selector<FdState> { return this.#selector; }
+  /** @internal The selector's hooks for runAsync's wake-ups. */ get _hooks(): SelectorHooks { return this.#hooks; }
+  /** @internal The fds tasks wait on. */ get _io(): IoWatcher { return this.#io; }
+  /** @internal */ get _signals(): SignalHandlers { return this.#signals; }
 
   /** Passes `context` to the exception handler. Never throws. */
   abstract callExceptionHandler(context: ExceptionContext): void;
@@ -357,7 +321,7 @@ export abstract class BaseEventLoop implements LoopCore {
   _checkCanRun(): void {
     this._checkOpen();
     if (this.#mode !== IDLE) throw new Error('This event loop is already running');
-    if (running !== null) throw new Error('Cannot run the event loop while another loop is running');
+    if (runningLoop() !== null) throw new Error('Cannot run the event loop while another loop is running');
   }
 
   /** @internal The task to run to completion: `main` itself, or a new task for a coroutine. */

@@ -6,9 +6,10 @@
 // runners.ts.
 import type { Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
-import { BaseEventLoop, type ExceptionContext, requireRunningLoop } from './core.js';
+import { BaseEventLoop, type ExceptionContext } from './core.js';
 import { runAsync } from './run-async.js';
 import { runForever, runUntilComplete } from './run-blocking.js';
+import { requireRunningLoop } from './running.js';
 import { signalNumber } from './signals.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
 import { type Awaitable, type Coro, describeError, type Task } from './task.js';

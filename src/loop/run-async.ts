@@ -3,7 +3,8 @@
 // watches the selector's fd (uv_poll), a Node timer covers the next
 // deadline and setImmediate runs ready work; select itself never waits.
 import { errorFromErrno } from '../errors.js';
-import { ASYNC, type BaseEventLoop, type IdleDriver, swapRunningLoop } from './core.js';
+import { ASYNC, type BaseEventLoop, type IdleDriver } from './core.js';
+import { swapRunningLoop } from './running.js';
 import type { Awaitable, Task } from './task.js';
 
 /**

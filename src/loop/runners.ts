@@ -1,7 +1,8 @@
 // run(), as asyncio.run: a fresh loop for one main coroutine, and the
 // clean-up after it.
-import { type EventLoopOptions, runningLoop } from './core.js';
+import type { EventLoopOptions } from './core.js';
 import { EventLoop } from './event-loop.js';
+import { runningLoop } from './running.js';
 import type { Coro, Task } from './task.js';
 
 /**
