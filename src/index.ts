@@ -17,6 +17,7 @@ export * from './constants.js';
 export { EventLoop, getRunningLoop, allTasks, type ExceptionHandler } from './loop/event-loop.js';
 export { run } from './loop/runners.js';
 export { type EventLoopOptions, type ExceptionContext } from './loop/core.js';
-export { Task, CancelledError, InvalidStateError, currentTask, type Coro, type Awaitable } from './loop/task.js';
+export { Task, currentTask, type Awaitable } from './loop/task.js';
+export { CancelledError, InvalidStateError, type Coro } from './loop/futures.js';
 export { sleep, waitFor, gather, fromPromise, type GatherOptions } from './loop/combinators.js';
 export { Handle, TimerHandle } from './loop/timers.js';

@@ -2,10 +2,9 @@
 // fromPromise. Each is a coroutine: `yield*` it from a task.
 import { TimeoutError } from '../errors.js';
 import { describe } from '../validate.js';
+import { CancelledError, type Coro, Future } from './futures.js';
 import { requireRunningLoop } from './running.js';
-import {
-  type Awaitable, CancelledError, type Coro, currentTask, Future, isCoro, type LoopCore, PARKED, Task,
-} from './task.js';
+import { type Awaitable, currentTask, isCoro, type LoopCore, PARKED, Task } from './task.js';
 
 function currentTaskOf(what: string): Task<unknown> {
   const task = currentTask();

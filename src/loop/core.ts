@@ -19,9 +19,8 @@ import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
 import { runningLoop } from './running.js';
 import { SignalHandlers } from './signals.js';
-import {
-  type Awaitable, type Coro, Future, isCoro, type LoopCore, SleepHandle, Task, type UnretrievedReport,
-} from './task.js';
+import { type Coro, Future, type UnretrievedReport } from './futures.js';
+import { type Awaitable, isCoro, type LoopCore, SleepHandle, Task } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
 /** What the exception handler is told. */

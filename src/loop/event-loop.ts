@@ -12,7 +12,8 @@ import { runForever, runUntilComplete } from './run-blocking.js';
 import { requireRunningLoop } from './running.js';
 import { signalNumber } from './signals.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
-import { type Awaitable, type Coro, describeError, type Task } from './task.js';
+import type { Coro } from './futures.js';
+import { type Awaitable, describeError, type Task } from './task.js';
 import { Handle } from './timers.js';
 
 /** Called with errors nobody else can receive (failed callbacks, unretrieved task exceptions). */

@@ -3,7 +3,8 @@
 import type { EventLoopOptions } from './core.js';
 import { EventLoop } from './event-loop.js';
 import { runningLoop } from './running.js';
-import type { Coro, Task } from './task.js';
+import type { Coro } from './futures.js';
+import type { Task } from './task.js';
 
 /**
  * Runs `main` on a fresh loop until it is done, as `asyncio.run`: then

@@ -21,7 +21,8 @@ import { EVENT_READ, EVENT_WRITE } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
 import type { FdState, IoWatcher } from './io.js';
-import { type Coro, currentTask, type LoopCore, PARKED, type Task } from './task.js';
+import type { Coro } from './futures.js';
+import { currentTask, type LoopCore, PARKED, type Task } from './task.js';
 
 const EAGAIN = errno.EAGAIN!;
 const EBADF = errno.EBADF!;
