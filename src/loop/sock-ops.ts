@@ -20,14 +20,86 @@ import { isBlockingFd, tryAccept, tryRecvInto, trySend } from '../loop-interface
 import { EVENT_READ, EVENT_WRITE } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
-import type { FdState, IoWatcher } from './io.js';
 import type { Coro } from './futures.js';
+import type { FdState, IoWatcher } from './io.js';
 import { currentTask, type LoopCore, PARKED, type Task } from './task.js';
 
 const EAGAIN = errno.EAGAIN!;
 const EBADF = errno.EBADF!;
 const EINPROGRESS = errno.EINPROGRESS!;
 const EINTR = errno.EINTR!;
+
+/** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
+function socketFd(sock: unknown, syscall: string): number {
+  if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
+  const fd = sock.fileno();
+  if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
+  return fd;
+}
+
+/** The error a parked task gets when another task closed its socket. */
+function closedWhileWaiting(syscall: string): OSError {
+  return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
+}
+
+/** The task that called `what` (a socket operation), which must be one of `loop`'s. */
+function callerTask(loop: LoopCore, what: string): Task<unknown> {
+  const task = currentTask();
+  if (task === null || task._loop !== loop) {
+    throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
+  }
+  return task;
+}
+
+function requireNonBlocking(fd: number, what: string): void {
+  // accept() and connect() have no per-call "don't wait" flag, so a blocking
+  // socket would block the whole loop; asyncio refuses it too.
+  if (isBlockingFd(fd)) {
+    throw new Error(`${what}(): the socket must be non-blocking (call sock.setBlocking(false))`);
+  }
+}
+
+/** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
+export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
+  const fd = socketFd(sock, 'accept');
+  requireNonBlocking(fd, 'sockAccept');
+  for (;;) {
+    const out = tryAccept(fd);
+    if (typeof out !== 'number') {
+      const conn = new Socket(sock.family, sock.type, sock.proto, out[0]);
+      try {
+        conn.setBlocking(false);
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return [conn, out[1] ?? ''];
+    }
+    if (out !== -EAGAIN) throw errorFromErrno(-out, 'accept');
+    io.park(sock, fd, EVENT_READ, callerTask(loop, 'sockAccept'));
+    yield PARKED;
+    if (sock.fileno() !== fd) throw closedWhileWaiting('accept');
+  }
+}
+
+/** loop.sockConnect(): starts the connect, waits for writability, then reads the outcome from SO_ERROR. */
+export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, address: Address): Coro<void> {
+  const fd = socketFd(sock, 'connect');
+  requireNonBlocking(fd, 'sockConnect');
+  const err = sock.connectEx(address);
+  if (err === 0) return;
+  if (err !== EINPROGRESS && err !== EAGAIN && err !== EINTR) throw errorFromErrno(err, 'connect');
+  for (;;) {
+    io.park(sock, fd, EVENT_WRITE, callerTask(loop, 'sockConnect'));
+    yield PARKED;
+    if (sock.fileno() !== fd) throw closedWhileWaiting('connect');
+    const outcome = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
+    if (outcome === 0) return;
+    if (outcome !== EINPROGRESS && outcome !== EAGAIN && outcome !== EINTR) throw errorFromErrno(outcome, 'connect');
+  }
+}
+
+// ---- the hot ones: hand-written iterators ----------------------------------
 
 // sockRecv reads into this, then copies out what came (as Socket.recv), so
 // a recv(65536) that gets 10 bytes neither allocates nor pins 64 KiB. The
@@ -41,28 +113,6 @@ let scratch: Buffer | null = null;
 // is shared and frozen.
 const PARKED_STEP: IteratorResult<unknown, never> = Object.freeze({ done: false, value: PARKED });
 const FINISHED_STEP: IteratorResult<unknown, undefined> = Object.freeze({ done: true, value: undefined });
-
-/** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
-export function socketFd(sock: unknown, syscall: string): number {
-  if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
-  const fd = sock.fileno();
-  if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
-  return fd;
-}
-
-/** The error a parked task gets when another task closed its socket. */
-export function closedWhileWaiting(syscall: string): OSError {
-  return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
-}
-
-/** The task that called `what` (a socket operation), which must be one of `loop`'s. */
-export function callerTask(loop: LoopCore, what: string): Task<unknown> {
-  const task = currentTask();
-  if (task === null || task._loop !== loop) {
-    throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
-  }
-  return task;
-}
 
 const EMPTY = new Uint8Array(0);
 
@@ -227,53 +277,5 @@ export class SendallOp extends SockOp<void> {
       return false;
     }
     return true;
-  }
-}
-
-function requireNonBlocking(fd: number, what: string): void {
-  // accept() and connect() have no per-call "don't wait" flag, so a blocking
-  // socket would block the whole loop; asyncio refuses it too.
-  if (isBlockingFd(fd)) {
-    throw new Error(`${what}(): the socket must be non-blocking (call sock.setBlocking(false))`);
-  }
-}
-
-/** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
-export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
-  const fd = socketFd(sock, 'accept');
-  requireNonBlocking(fd, 'sockAccept');
-  for (;;) {
-    const out = tryAccept(fd);
-    if (typeof out !== 'number') {
-      const conn = new Socket(sock.family, sock.type, sock.proto, out[0]);
-      try {
-        conn.setBlocking(false);
-      } catch (error) {
-        conn.close();
-        throw error;
-      }
-      return [conn, out[1] ?? ''];
-    }
-    if (out !== -EAGAIN) throw errorFromErrno(-out, 'accept');
-    io.park(sock, fd, EVENT_READ, callerTask(loop, 'sockAccept'));
-    yield PARKED;
-    if (sock.fileno() !== fd) throw closedWhileWaiting('accept');
-  }
-}
-
-/** loop.sockConnect(): starts the connect, waits for writability, then reads the outcome from SO_ERROR. */
-export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, address: Address): Coro<void> {
-  const fd = socketFd(sock, 'connect');
-  requireNonBlocking(fd, 'sockConnect');
-  const err = sock.connectEx(address);
-  if (err === 0) return;
-  if (err !== EINPROGRESS && err !== EAGAIN && err !== EINTR) throw errorFromErrno(err, 'connect');
-  for (;;) {
-    io.park(sock, fd, EVENT_WRITE, callerTask(loop, 'sockConnect'));
-    yield PARKED;
-    if (sock.fileno() !== fd) throw closedWhileWaiting('connect');
-    const outcome = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
-    if (outcome === 0) return;
-    if (outcome !== EINPROGRESS && outcome !== EAGAIN && outcome !== EINTR) throw errorFromErrno(outcome, 'connect');
   }
 }
