@@ -16,10 +16,10 @@
 import { drainMicrotasks, type SelectorHooks, selectorHooks } from '../loop-interface.js';
 import { Selector } from '../selector.js';
 import { checkFunction, describe } from '../validate.js';
+import { type Coro, Future, type UnretrievedReport } from './futures.js';
 import { type FdState, IoWatcher } from './io.js';
 import { runningLoop } from './running.js';
 import { SignalHandlers } from './signals.js';
-import { type Coro, Future, type UnretrievedReport } from './futures.js';
 import { type Awaitable, isCoro, type LoopCore, SleepHandle, Task } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
