@@ -56,12 +56,28 @@ export const defaultBackend: BackendName = process.platform === 'linux'
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
-// Assigned in Selector's static block, which alone may read the private field.
+// Assigned in Selector's static block, which alone may reach the private members.
 let nativeHalf: (selector: Selector<unknown>) => NativeSelector;
+let claim: (selector: Selector<unknown>) => SelectorRegistry<unknown>;
 
 /** @internal The native half of an open selector: for src/loop-interface.ts only, never exported. */
 export function nativeSelectorOf(selector: Selector<unknown>): NativeSelector {
   return nativeHalf(selector);
+}
+
+/**
+ * @internal How an EventLoop takes a selector for itself (see #claim): for
+ * src/loop-interface.ts only, never exported.
+ */
+export function claimSelector<T>(selector: Selector<T>): SelectorRegistry<T> {
+  return claim(selector as Selector<unknown>) as SelectorRegistry<T>;
+}
+
+/** The registration half of a Selector, as its owner (an EventLoop) uses it. */
+export interface SelectorRegistry<T> {
+  register(fileobj: FileObject, events: number, data: T): SelectorKey<T>;
+  modify(fileobj: FileObject, events: number, data: T): SelectorKey<T>;
+  unregister(fileobj: FileObject): SelectorKey<T>;
 }
 
 // The native mode bits (kModeEdge, kModeOneshot in native/backend.h).
@@ -145,6 +161,9 @@ export class Selector<T = unknown> {
   // (fd, mask) pairs written by the native wait; grows with the key table
   // (plus one slot for the wake-up pipe), reused by every select.
   #ready = new Int32Array(2 * 64);
+  // Set once an EventLoop owns the selector: the loop's data is in every
+  // key, so registrations made around it would break it.
+  #owned = false;
 
   constructor(options?: SelectorOptions) {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
@@ -200,6 +219,11 @@ export class Selector<T = unknown> {
    * `'level'`); returns its new key.
    */
   register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+    this.#checkNotOwned('register');
+    return this.#register(fileobj, events, data, options);
+  }
+
+  #register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
     const handle = this.#open();
     checkEvents(events);
     const mode = checkMode(options) ?? 'level';
@@ -223,6 +247,11 @@ export class Selector<T = unknown> {
    * (the kernel may have forgotten it already; that is not an error).
    */
   unregister(fileobj: FileObject): SelectorKey<T> {
+    this.#checkNotOwned('unregister');
+    return this.#unregister(fileobj);
+  }
+
+  #unregister(fileobj: FileObject): SelectorKey<T> {
     const handle = this.#open();
     const key = this.#lookup(fileobj);
     this.#keys.delete(key.fd);
@@ -238,6 +267,11 @@ export class Selector<T = unknown> {
    * unregistered, as in CPython.
    */
   modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+    this.#checkNotOwned('modify');
+    return this.#modify(fileobj, events, data, options);
+  }
+
+  #modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
     const handle = this.#open();
     checkEvents(events);
     const given = checkMode(options);
@@ -307,8 +341,38 @@ export class Selector<T = unknown> {
     this.close();
   }
 
+  #checkNotOwned(method: string): void {
+    if (!this.#owned) return;
+    this.#open();
+    throw new Error(`selector.${method}(): this selector is owned by an EventLoop, which registers its own ` +
+      'fds on it; watch an fd through the loop instead (loop.addReader()/loop.addWriter(), coming in a later ' +
+      'version; today sockets via loop.sockRecv() and friends), or use a Selector of your own');
+  }
+
+  /**
+   * @internal Makes an EventLoop the selector's one owner: it must have
+   * nothing registered, and from now on only the returned registry changes
+   * its registrations.
+   */
+  #claim(): SelectorRegistry<T> {
+    this.#open();
+    if (this.#owned) throw new Error('options.selector is already owned by another EventLoop; give each loop its own Selector');
+    if (this.#keys.size > 0) {
+      throw new Error(`options.selector has ${this.#keys.size} file object(s) registered; an EventLoop needs a ` +
+        'selector with nothing registered, as it owns every registration (unregister them first; to watch an ' +
+        'fd on the loop, use loop.addReader()/loop.addWriter(), coming in a later version)');
+    }
+    this.#owned = true;
+    return {
+      register: (fileobj, events, data) => this.#register(fileobj, events, data),
+      modify: (fileobj, events, data) => this.#modify(fileobj, events, data),
+      unregister: (fileobj) => this.#unregister(fileobj),
+    };
+  }
+
   static {
     nativeHalf = (selector) => selector.#open();
+    claim = (selector) => selector.#claim();
   }
 }
 

@@ -38,17 +38,32 @@ const unclosed = new FinalizationRegistry<number | { fd: number; stack: string |
 
 // Event loops waiting on sockets hear of a close or detach first, so a task
 // parked on a socket that another task closes is woken with an error rather
-// than left waiting on an fd the kernel has silently dropped.
-const closeListeners = new Set<(sock: Socket) => void>();
+// than left waiting on an fd the kernel has silently dropped. Kept per
+// socket and weakly: nothing here holds a socket or a loop alive.
+/** @internal Told just before a watched Socket's fd is closed or detached. */
+export interface CloseWatcher {
+  socketClosing(sock: Socket): void;
+}
 
-/** @internal For the event loop: called with each Socket just before its fd is closed or detached. */
-export function addCloseListener(listener: (sock: Socket) => void): void {
-  closeListeners.add(listener);
+const closeWatchers = new WeakMap<Socket, Set<WeakRef<CloseWatcher>>>();
+
+/** @internal For the event loop: `watcher` hears of `sock`'s close or detach until removed. */
+export function addCloseWatcher(sock: Socket, watcher: WeakRef<CloseWatcher>): void {
+  let watchers = closeWatchers.get(sock);
+  if (watchers === undefined) closeWatchers.set(sock, (watchers = new Set()));
+  watchers.add(watcher);
 }
 
 /** @internal */
-export function removeCloseListener(listener: (sock: Socket) => void): void {
-  closeListeners.delete(listener);
+export function removeCloseWatcher(sock: Socket, watcher: WeakRef<CloseWatcher>): void {
+  closeWatchers.get(sock)?.delete(watcher);
+}
+
+function notifyClosing(sock: Socket): void {
+  const watchers = closeWatchers.get(sock);
+  if (watchers === undefined) return;
+  closeWatchers.delete(sock);
+  for (const watcher of watchers) watcher.deref()?.socketClosing(sock);
 }
 
 // recv() reads small messages here, then copies out exactly what came, so a
@@ -318,7 +333,7 @@ export class Socket {
   close(): void {
     const fd = this.#fd;
     if (fd < 0) return;
-    if (closeListeners.size > 0) for (const listener of closeListeners) listener(this);
+    notifyClosing(this);
     this.#fd = -1;
     unclosed.unregister(this);
     const rc = calls.close(fd);
@@ -329,7 +344,7 @@ export class Socket {
   /** Gives up ownership of the fd without closing it; returns it. */
   detach(): number {
     const fd = this.#fd;
-    if (fd >= 0 && closeListeners.size > 0) for (const listener of closeListeners) listener(this);
+    if (fd >= 0) notifyClosing(this);
     this.#fd = -1;
     unclosed.unregister(this);
     if (fd >= 0) calls.disown(fd);
