@@ -20,7 +20,7 @@ import { constants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
 import { errorFromErrno } from '../errors.js';
-import type { NativeSelector } from '../native.js';
+import type { SelectorHooks } from '../loop-interface.js';
 import { describe } from '../validate.js';
 import type { Handle, Runnable } from './timers.js';
 
@@ -50,7 +50,7 @@ export function signalNumber(signal: unknown): number {
 // signo -> the native selectors on this thread that watch it. Global, but it
 // holds no loop: a loop dropped unclosed is collected and releases its
 // watches from its finalizer (SignalWatches.releaseAll).
-const watching = new Map<number, Set<NativeSelector>>();
+const watching = new Map<number, Set<SelectorHooks>>();
 
 const nameOf = new Map<number, string>();
 for (const [name, signo] of Object.entries(byName)) if (!nameOf.has(signo)) nameOf.set(signo, name);
@@ -77,7 +77,7 @@ function onRemoveListener(event: string | symbol, listener: unknown): void {
   }
 }
 
-function watchNative(native: NativeSelector, signo: number): void {
+function watchNative(native: SelectorHooks, signo: number): void {
   // The native handler first, so that it sees (and can restore at the end)
   // the disposition the process had.
   const rc = native.watchSignal(signo);
@@ -101,7 +101,7 @@ function watchNative(native: NativeSelector, signo: number): void {
   natives.add(native);
 }
 
-function unwatchNative(native: NativeSelector, signo: number): void {
+function unwatchNative(native: SelectorHooks, signo: number): void {
   const natives = watching.get(signo);
   if (natives !== undefined && natives.delete(native) && natives.size === 0) unpin(signo);
   // Then the native side: it restores what is below our handler, or, if a
@@ -123,7 +123,7 @@ function unpin(signo: number): void {
  */
 export class SignalWatches {
   readonly signals = new Set<number>();
-  constructor(readonly native: NativeSelector) {}
+  constructor(readonly native: SelectorHooks) {}
 
   add(signo: number): void {
     if (this.signals.has(signo)) return;
@@ -143,14 +143,14 @@ export class SignalWatches {
 
 /** The loop's signal number -> callback table, kept in step with the native watches. */
 export class SignalHandlers {
-  readonly #native: NativeSelector;
+  readonly #hooks: SelectorHooks;
   readonly #handlers = new Map<number, Handle>();
   /** What the loop's finalizer must release if the loop is dropped unclosed. */
   readonly watches: SignalWatches;
 
-  constructor(nativeSelector: NativeSelector) {
-    this.#native = nativeSelector;
-    this.watches = new SignalWatches(nativeSelector);
+  constructor(hooks: SelectorHooks) {
+    this.#hooks = hooks;
+    this.watches = new SignalWatches(hooks);
   }
 
   get size(): number {
@@ -178,7 +178,7 @@ export class SignalHandlers {
 
   /** Queues the callbacks of the signals that arrived since the last call. */
   deliver(enqueue: (item: Runnable) => void): void {
-    const arrived = this.#native.takeSignals();
+    const arrived = this.#hooks.takeSignals();
     for (let i = 0; i < arrived.length; i++) {
       const handle = this.#handlers.get(arrived[i]!);
       if (handle !== undefined) enqueue(handle);
