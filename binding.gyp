@@ -15,6 +15,8 @@
         "native/socket.cc",
         "native/epoll.cc",
         "native/kqueue.cc",
+        "native/kqueue_logic.cc",
+        "native/kqueue_testing.cc",
         "native/poll.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
