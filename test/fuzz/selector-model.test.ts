@@ -130,7 +130,9 @@ class World {
 
 interface Entry<T> {
   key: SelectorKey<T>;
-  registered: Resource; // the file the kernel registration (if any) belongs to
+  // The file the kernel registration (if any) belongs to; null for a file
+  // not ours (libkqueue opens fds of its own, which take free numbers).
+  registered: Resource | null;
 }
 
 type Expected =
@@ -163,8 +165,10 @@ function checkEvents(events: unknown): Expected | null {
   return null;
 }
 
-function readiness(r: Resource): number | 'hangup' {
-  if (r.kind === 'file') return EVENT_READ | EVENT_WRITE;
+function readiness(r: Resource, backend: BackendName): number | 'hangup' {
+  // The file stays empty. poll(2) calls a regular file always ready; kqueue
+  // calls it readable only while there is data past the file offset.
+  if (r.kind === 'file') return backend === 'kqueue' ? EVENT_WRITE : EVENT_READ | EVENT_WRITE;
   if (!r.peer!.open) return 'hangup';
   return (r.pending > 0 ? EVENT_READ : 0) | EVENT_WRITE;
 }
@@ -199,6 +203,7 @@ class Model<T> {
   /** What the OS says to changing the events of a registered fd: null = success. */
   modifyResult(e: Entry<T>): Expected | null | 'unknown' {
     if (this.backend === 'poll') return null; // no kernel state to disagree with
+    if (e.registered === null) return 'unknown';
     if (e.registered.open) return null;
     if (this.backend === 'kqueue') return 'unknown';
     // epoll dropped the registration when the file closed. The number may
@@ -215,12 +220,14 @@ class Model<T> {
     let ready: number | 'any' | 'hangup';
     if (this.backend === 'poll') {
       const now = this.world.holder(fd);
-      if (now) ready = readiness(now);
+      if (now) ready = readiness(now, this.backend);
       else ready = this.world.state(fd) === 'closed' ? 'hangup' : 'any'; // POLLNVAL
+    } else if (e.registered === null) {
+      ready = 'any';
     } else if (!e.registered.open) {
       ready = this.backend === 'epoll' ? 0 : 'any'; // epoll forgot it; kqueue: not modelled
     } else {
-      ready = readiness(e.registered);
+      ready = readiness(e.registered, this.backend);
       if (ready === 'hangup' && this.backend === 'kqueue') ready = 'any'; // EV_EOF per filter
     }
     if (ready === 'any') return 'any';
@@ -373,7 +380,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
           if (key) {
             expect(key, what).toEqual({ fileobj, fd: (fd as { fd: number }).fd, events: o.events, data: o.data });
             expect(Object.isFrozen(key)).toBe(true);
-            model.entries.set(key.fd, { key, registered: world.holder(key.fd)! });
+            model.entries.set(key.fd, { key, registered: world.holder(key.fd) ?? null });
           }
           break;
         }
