@@ -324,6 +324,13 @@ function expectOutcome<R>(what: string, call: () => R, expected: Expected | 'unk
   return result;
 }
 
+// kqueue emulated by libkqueue (Linux) gets no regular file, a documented
+// limit of the emulation: it cannot see close(), so the filter of an fd
+// closed while registered lives on in it, and the eventfd it opens to watch
+// a file can get that number; unregistering the closed fd then unwatches
+// the file, and closing the selector leaks the eventfd.
+const WITH_FILE = (backend: BackendName): boolean => !(backend === 'kqueue' && process.platform === 'linux');
+
 function runSequence(backend: BackendName, ops: Op[]): void {
   const world = new World();
   const sel = new Selector<unknown>({ backend });
@@ -331,7 +338,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
   const closedIf = (e: Expected | 'unknown'): Expected | 'unknown' => (model.closed ? { error: 'closed' } : e);
   try {
     for (let slot = 0; slot < PAIRS; slot++) world.openPair(slot);
-    world.openFile();
+    if (WITH_FILE(backend)) world.openFile();
     for (const [step, o] of ops.entries()) {
       const what = `step ${step}: ${JSON.stringify(o)}`;
       const r = 't' in o ? world.target(o.t) : null;
@@ -344,7 +351,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
           world.openPair(o.slot);
           break;
         }
-        case 'openFile': world.openFile(); break;
+        case 'openFile': if (WITH_FILE(backend)) world.openFile(); break;
         case 'send':
           if (r?.kind === 'sock' && r.open && r.peer!.open) {
             expect(r.sock!.send(Buffer.from('x'))).toBe(1);
