@@ -7,6 +7,7 @@
 
 namespace ns {
 namespace kq {
+
 Timeout ToTimeout(int64_t timeout_ns) {
   if (timeout_ns < 0) return {true, 0, 0};
   constexpr int64_t kMaxSec = 2147483647;  // INT32_MAX
