@@ -13,6 +13,7 @@
         "native/selector.cc",
         "native/signals.cc",
         "native/socket.cc",
+        "native/waker.cc",
         "native/epoll.cc",
         "native/kqueue.cc",
         "native/kqueue_logic.cc",

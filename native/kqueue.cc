@@ -44,9 +44,15 @@ class KqueueBackend final : public Backend, private kq::Kernel {
 #endif
   }
 
-  int Add(int fd, uint32_t events) override { return state_.Add(fd, events); }
+  // Trigger modes other than level are refused until this backend maps
+  // them (EV_CLEAR for edge, EV_DISPATCH re-enabled by Modify for oneshot).
+  int Add(int fd, uint32_t events, uint32_t mode) override {
+    if (mode != kModeLevel) return ENOSYS;
+    return state_.Add(fd, events);
+  }
 
-  int Modify(int fd, uint32_t old_events, uint32_t events) override {
+  int Modify(int fd, uint32_t old_events, uint32_t, uint32_t events, uint32_t mode) override {
+    if (mode != kModeLevel) return ENOSYS;
     return state_.Modify(fd, old_events, events);
   }
 

@@ -16,17 +16,17 @@
 import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno } from '../errors.js';
 import { native, type NativeSelector } from '../native.js';
-import { EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector.js';
+import { claimSelector, EVENT_READ, EVENT_WRITE, nativeSelectorOf, Selector } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { type FdState, IoWatcher } from './io.js';
 import { closedWhileWaiting, RecvOp, SendallOp, socketFd, taskOf } from './sock-ops.js';
-import { SignalHandlers, signalNumber } from './signals.js';
+import { SignalHandlers, signalNumber, type SignalWatches } from './signals.js';
 import {
   type Coro, describeError, Future, type LoopCore, PARKED, SleepHandle, Task,
-  type UnretrievedReport,
+  type UnretrievedReport, untilDone,
 } from './task.js';
-import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
+import { Handle, nodeTimerDelay, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
 const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
@@ -50,7 +50,11 @@ export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => v
 
 /** Options for `new EventLoop()`. */
 export interface EventLoopOptions {
-  /** The selector to wait with; a new default Selector if omitted. The loop closes it. */
+  /**
+   * The selector to wait with; a new default Selector if omitted. It must
+   * have nothing registered; the loop owns it from then on (registering on
+   * it directly throws) and closes it.
+   */
   selector?: Selector;
 }
 
@@ -81,6 +85,18 @@ export function isCoro(value: unknown): value is Coro<unknown> {
   return typeof value === 'object' && value !== null &&
     typeof (value as Coro<unknown>).next === 'function' && typeof (value as Coro<unknown>).throw === 'function';
 }
+
+// A loop dropped without close(): its selector's fds (epoll/kqueue fd and
+// wake-up pipe) are closed and its signal watches released, with a warning,
+// as asyncio's "unclosed event loop" ResourceWarning. The held value must
+// not reach the loop, or it would never be collected.
+const unclosedLoops = new FinalizationRegistry<{ native: NativeSelector; watches: SignalWatches }>((held) => {
+  held.watches.releaseAll();
+  held.native.close();
+  process.emitWarning('unclosed event loop was garbage-collected; call loop.close()', {
+    type: 'ResourceWarning', code: 'NS_UNCLOSED_LOOP',
+  });
+});
 
 function stopLoop(future: Future<unknown>): void {
   (future._loop as EventLoop).stop();
@@ -164,8 +180,9 @@ export class EventLoop implements LoopCore {
     }
     this.#selector = selector as Selector<FdState>;
     this.#native = selector[nativeSelectorOf];
-    this.#io = new IoWatcher(this.#selector);
+    this.#io = new IoWatcher(this.#selector[claimSelector]());
     this.#signals = new SignalHandlers(this.#native);
+    unclosedLoops.register(this, { native: this.#native, watches: this.#signals.watches }, this);
   }
 
   // ---- running -----------------------------------------------------------
@@ -277,6 +294,7 @@ export class EventLoop implements LoopCore {
     if (this.#mode !== IDLE) throw new Error('Cannot close a running event loop');
     if (this.#closed) return;
     this.#closed = true;
+    unclosedLoops.unregister(this);
     this.#signals.removeAll();
     this.#io.close();
     this.#ready.length = 0;
@@ -556,7 +574,8 @@ export class EventLoop implements LoopCore {
     let timeout: number | null = 0;
     if (mayBlock && this.#ready.length === 0 && !this.#stopping) {
       const next = timers.peek();
-      if (next !== undefined) {
+      // A timer due at Infinity never fires: it cannot wake the loop.
+      if (next !== undefined && next._when !== Infinity) {
         timeout = Math.max(0, next._when - performance.now());
       } else {
         this.#checkSomethingCanWake();
@@ -594,7 +613,7 @@ export class EventLoop implements LoopCore {
         'and nothing else can wake the loop. A Promise that waits on Node\'s own timers, fs or net cannot ' +
         'settle while runUntilComplete()/run() blocks the thread: use loop.runAsync() for those.');
     }
-    throw new Error('the event loop would wait forever: no task is ready, no timer is scheduled, no task ' +
+    throw new Error('the event loop would wait forever: no task is ready, no timer will fire, no task ' +
       'waits on a socket and no signal handler is installed (do the pending tasks wait on each other?)');
   }
 
@@ -652,8 +671,7 @@ export class EventLoop implements LoopCore {
     this.#nodeTimer = null;
     this.#nodeTimerWhen = when;
     if (when !== Infinity) {
-      // Node's timers have millisecond resolution: round up, never early.
-      this.#nodeTimer = setTimeout(this.#onNodeTimer, Math.max(0, Math.ceil(when - performance.now())));
+      this.#nodeTimer = setTimeout(this.#onNodeTimer, nodeTimerDelay(when, performance.now()));
     }
   }
 
@@ -714,9 +732,7 @@ export function run<T>(main: (() => Coro<T>) | Coro<T>, options?: EventLoopOptio
 }
 
 function* waitAll(tasks: Task<unknown>[]): Coro<void> {
-  for (const task of tasks) {
-    while (!task.done()) yield task;
-  }
+  for (const task of tasks) yield* untilDone(task);
 }
 
 function cancelAllTasks(loop: EventLoop): void {

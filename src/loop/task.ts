@@ -49,6 +49,7 @@ export interface LoopCore extends HandleOwner {
   /** @internal */ _unretrievedAdd(report: UnretrievedReport): void;
   /** @internal */ _unretrievedRemove(report: UnretrievedReport): void;
   /** @internal */ _reportUnretrieved(report: UnretrievedReport): void;
+  isClosed(): boolean;
 }
 
 // Reports a failed future once it can no longer be retrieved. The held value
@@ -156,7 +157,10 @@ export class Future<T = unknown> {
   }
 
   *[Symbol.iterator](): Coro<T> {
-    if (this._state === PENDING) yield this;
+    if (this._state === PENDING) {
+      awaiting = this;
+      yield this;
+    }
     return this.result();
   }
 
@@ -225,6 +229,19 @@ export class Future<T = unknown> {
   }
 }
 
+// Set by a future's own iterator (`yield* task`) just before it yields the
+// future; the task reads it at that very step. A future yielded any other
+// way is `yield task` without its `*`, which would resume with undefined.
+let awaiting: Future<unknown> | null = null;
+
+/** @internal Waits until `future` is done, without taking its result (`yield*` this). */
+export function* untilDone(future: Future<unknown>): Coro<void> {
+  while (future._state === PENDING) {
+    awaiting = future;
+    yield future;
+  }
+}
+
 let current: Task<unknown> | null = null;
 
 /** The task whose coroutine is running now, or null outside any task. */
@@ -267,6 +284,11 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
    */
   override cancel(msg?: string): boolean {
     if (this._state !== PENDING) return false;
+    // Waking a parked task means queueing it on its loop; asyncio's
+    // call_soon raises here too rather than queue on a dead loop.
+    if (this._waitingOn !== null && this._loop.isClosed()) {
+      throw new Error(`Event loop is closed: cannot cancel ${this.name}, which waits on a closed loop`);
+    }
     this._numCancelsRequested++;
     const waitingOn = this._waitingOn;
     if (waitingOn instanceof Future && !this.#cancelling) {
@@ -334,6 +356,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
     const previous = current;
     current = this;
+    awaiting = null;
     let step: IteratorResult<unknown, T>;
     try {
       step = error === NOTHING ? this._coro.next() : this._coro.throw(error);
@@ -360,6 +383,9 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
 
     const yielded = step.value;
+    // Read once and cleared: a global must not keep a future (and its loop) alive.
+    const awaited = awaiting as Future<unknown> | null;
+    awaiting = null;
     if (yielded === PARKED) {
       const waitingOn = this._waitingOn;
       if (waitingOn === null || waitingOn instanceof Future) {
@@ -370,7 +396,10 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
         this._loop._enqueue(this);
       }
     } else if (yielded instanceof Future) {
-      if (yielded._loop !== this._loop) {
+      if (yielded !== awaited) {
+        this._badYield(new TypeError(`${this.name} yielded ${yielded instanceof Task ? 'a Task' : 'a Future'} ` +
+          'without *: write `yield* task` to wait for it and get its result'));
+      } else if (yielded._loop !== this._loop) {
         this._badYield(new Error(`${this.name} waits on a task or future of another event loop`));
       } else if (yielded === this) {
         this._badYield(new Error(`${this.name} cannot wait on itself`));
@@ -382,10 +411,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     } else if (yielded === undefined) {
       this._loop._enqueue(this);
     } else {
-      this._badYield(new TypeError(
-        `${this.name} yielded ${describeYield(yielded)}; a coroutine must pause with yield* ` +
-          '(e.g. `yield* sleep(10)`, `yield* task`), not yield',
-      ));
+      this._badYield(new TypeError(`${this.name} ${describeYield(yielded)}`));
     }
   }
 
@@ -431,11 +457,17 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   }
 }
 
+// What a mistaken yield was, and the fix, for the TypeError thrown back in.
 function describeYield(value: unknown): string {
   if (value !== null && typeof value === 'object' && typeof (value as Coro<unknown>).next === 'function') {
-    return 'a generator (missing * after yield?)';
+    return 'yielded a generator without *: write `yield* gen()` to run it and get its result';
   }
-  return typeof value === 'object' ? String(value) : `${typeof value} ${String(value)}`;
+  if (value !== null && (typeof value === 'object' || typeof value === 'function') &&
+      typeof (value as PromiseLike<unknown>).then === 'function') {
+    return 'yielded a Promise: wait for it with `yield* fromPromise(promise)`';
+  }
+  const what = typeof value === 'object' ? String(value) : `${typeof value} ${String(value)}`;
+  return `yielded ${what}; a coroutine must pause with yield* (e.g. \`yield* sleep(10)\`, \`yield* task\`), not yield`;
 }
 
 /** Short form of an exception for one-line descriptions: `Error('boom')`. */
