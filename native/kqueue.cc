@@ -26,6 +26,8 @@ namespace ns {
 namespace {
 
 static_assert(EV_ADD == kq::kActionAdd && EV_DELETE == kq::kActionDelete &&
+                  EV_ENABLE == kq::kActionEnable && EV_DISABLE == kq::kActionDisable &&
+                  EV_CLEAR == kq::kFlagClear && EV_DISPATCH == kq::kFlagDispatch &&
                   EV_ERROR == kq::kFlagError && EV_EOF == kq::kFlagEof,
               "kqueue_logic.h's constants are this system's");
 
@@ -44,16 +46,15 @@ class KqueueBackend final : public Backend, private kq::Kernel {
 #endif
   }
 
-  // Trigger modes other than level are refused until this backend maps
-  // them (EV_CLEAR for edge, EV_DISPATCH re-enabled by Modify for oneshot).
+  // Trigger modes: EV_CLEAR for edge, EV_DISPATCH (re-enabled by Modify)
+  // for oneshot; see kqueue_logic.h.
   int Add(int fd, uint32_t events, uint32_t mode) override {
-    if (mode != kModeLevel) return ENOSYS;
-    return state_.Add(fd, events);
+    return state_.Add(fd, events, mode);
   }
 
-  int Modify(int fd, uint32_t old_events, uint32_t, uint32_t events, uint32_t mode) override {
-    if (mode != kModeLevel) return ENOSYS;
-    return state_.Modify(fd, old_events, events);
+  int Modify(int fd, uint32_t old_events, uint32_t old_mode, uint32_t events,
+             uint32_t mode) override {
+    return state_.Modify(fd, old_events, old_mode, events, mode);
   }
 
   int Remove(int fd, uint32_t events) override { return state_.Remove(fd, events); }
@@ -61,12 +62,23 @@ class KqueueBackend final : public Backend, private kq::Kernel {
   int Wait(int64_t timeout_ns, ReadyEvent* out, int capacity) override {
     if (capacity <= 0) return 0;
     int slots = state_.EventSlots(capacity);
-    if (static_cast<size_t>(slots) > events_.size()) events_.resize(slots);
+    if (static_cast<size_t>(slots) > events_.size()) {
+      events_.resize(slots);
+      changes_.resize(slots);
+    }
+    // The disables a oneshot report left owed ride on this call, ahead of
+    // the scan. No more than there are event slots: a failed one takes a
+    // slot for its EV_ERROR entry.
+    int k = 0;
+    int nchanges = state_.TakeDisables(slots, [&](int fd, int32_t filter) {
+      EV_SET(&changes_[k++], fd, filter, EV_DISABLE, 0, 0, 0);
+    });
     kq::Timeout t = kq::ToTimeout(timeout_ns);
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(t.sec);
     ts.tv_nsec = static_cast<long>(t.nsec);
-    int n = kevent(kq_, nullptr, 0, events_.data(), slots, t.infinite ? nullptr : &ts);
+    int n = kevent(kq_, changes_.data(), nchanges, events_.data(), slots,
+                   t.infinite ? nullptr : &ts);
     if (n < 0) return -errno;
     return state_.Collect(events_.data(), n, out, capacity);
   }
@@ -81,9 +93,9 @@ class KqueueBackend final : public Backend, private kq::Kernel {
  private:
   // One change per call. (udata is 0, not nullptr: it is an intptr_t on
   // older NetBSD.)
-  int Change(int fd, int32_t filter, uint16_t action) override {
+  int Change(int fd, int32_t filter, uint16_t flags) override {
     struct kevent change;
-    EV_SET(&change, fd, filter, action, 0, 0, 0);
+    EV_SET(&change, fd, filter, flags, 0, 0, 0);
     errno = 0;
     if (kevent(kq_, &change, 1, nullptr, 0, nullptr) >= 0) return 0;
     // libkqueue can fail without setting errno; never report that as success.
@@ -93,6 +105,7 @@ class KqueueBackend final : public Backend, private kq::Kernel {
   int kq_;
   kq::State state_;
   std::vector<struct kevent> events_;
+  std::vector<struct kevent> changes_;  // as long as events_
 };
 
 }  // namespace

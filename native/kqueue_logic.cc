@@ -16,7 +16,7 @@ Timeout ToTimeout(int64_t timeout_ns) {
   return {false, sec, timeout_ns % 1000000000};
 }
 
-int State::Add(int fd, uint32_t events) {
+int State::Add(int fd, uint32_t events, uint32_t mode) {
   int err;
   if (uint32_t stale = Interest(fd)) {
     // This fd number was closed without Remove and has been reused. The
@@ -28,7 +28,7 @@ int State::Add(int fd, uint32_t events) {
   uint32_t added = 0;
   for (int32_t filter : filters_) {
     if (!(events & EventOf(filter))) continue;
-    err = kernel_->Change(fd, filter, kActionAdd);
+    err = kernel_->Change(fd, filter, kActionAdd | ModeFlags(mode));
     if (err != 0) {
       int ignored;
       DeleteEach(fd, added, &ignored);
@@ -36,19 +36,34 @@ int State::Add(int fd, uint32_t events) {
     }
     added |= EventOf(filter);
   }
-  SetInterest(fd, events);
+  SetInterest(fd, events, mode);
   return 0;
 }
 
-int State::Modify(int fd, uint32_t old_events, uint32_t events) {
-  // Only the filters that change are touched: a kept filter stays as is.
+int State::Modify(int fd, uint32_t old_events, uint32_t old_mode, uint32_t events,
+                  uint32_t mode) {
+  const uint16_t flags = ModeFlags(mode);
   uint32_t added = 0;
   int err = 0;
   for (int32_t filter : filters_) {
     if (!(events & ~old_events & EventOf(filter))) continue;
-    err = kernel_->Change(fd, filter, kActionAdd);
+    err = kernel_->Change(fd, filter, kActionAdd | flags);
     if (err != 0) break;
     added |= EventOf(filter);
+  }
+  // A kept filter stays as it is in the same mode, re-enabled if oneshot
+  // (the re-arm; a no-op on one that never fired). In another mode it is
+  // made anew: EV_ADD does not change the flags of a live filter.
+  for (int32_t filter : filters_) {
+    if (err != 0) break;
+    if (!(events & old_events & EventOf(filter))) continue;
+    if (mode == old_mode) {
+      if (mode & kModeOneshot) err = kernel_->Change(fd, filter, kActionEnable);
+      continue;
+    }
+    err = kernel_->Change(fd, filter, kActionDelete);
+    if (err == ENOENT || err == EBADF) err = 0;  // gone with a close(), as below
+    if (err == 0) err = kernel_->Change(fd, filter, kActionAdd | flags);
   }
   for (int32_t filter : filters_) {
     if (err != 0) break;
@@ -65,7 +80,7 @@ int State::Modify(int fd, uint32_t old_events, uint32_t events) {
     DeleteEach(fd, added, &ignored);
     return err;
   }
-  SetInterest(fd, events);
+  SetInterest(fd, events, mode);
   return 0;
 }
 
@@ -92,15 +107,28 @@ int State::DeleteEach(int fd, uint32_t filters, int* err) {
   return removed;
 }
 
-void State::SetInterest(int fd, uint32_t events) {
+void State::SetInterest(int fd, uint32_t events, uint32_t mode) {
   if (fd < 0) return;
   if (static_cast<size_t>(fd) >= slots_.size()) {
     if (events == 0) return;
     slots_.resize(static_cast<size_t>(fd) + 1);
   }
-  uint32_t& interest = slots_[fd].interest;
-  live_ += (events != 0) - (interest != 0);
-  interest = events;
+  Slot& slot = slots_[fd];
+  live_ += (events != 0) - (slot.interest != 0);
+  slot.interest = events;
+  slot.mode = events != 0 ? mode : kModeLevel;
+  slot.disarmed = false;
+  slot.owed = 0;  // a stale entry in owed_ is skipped
+}
+
+void State::Disarm(int fd) {
+  Slot& slot = slots_[fd];  // it has an entry, so an interest and a slot
+  if (!(slot.mode & kModeOneshot) || slot.disarmed) return;
+  slot.disarmed = true;
+  // EV_DISPATCH disabled the filters that fired; the others are owed.
+  uint32_t owed = slot.interest & ~slot.fired;
+  if (owed != 0 && slot.owed == 0) owed_.push_back(fd);
+  slot.owed |= owed;
 }
 
 void State::NextRound() {
@@ -117,6 +145,9 @@ int State::Take(uintptr_t ident, int32_t filter, uint32_t flags, ReadyEvent* out
   uint32_t event = EventOf(filter);
   if (event == 0 || ident > 0x7fffffff) return count;
   int fd = static_cast<int>(ident);
+  // Reported once already: nothing until re-armed, not even the error of
+  // a disable that met a closed fd.
+  if (Interest(fd) != 0 && slots_[fd].disarmed) return count;
   uint32_t mask;
   if (flags & kFlagError) {
     // An error for the fd, not readiness (data holds the errno): like an
@@ -136,14 +167,17 @@ int State::Take(uintptr_t ident, int32_t filter, uint32_t flags, ReadyEvent* out
   }
   if (mask == 0) return count;
   Slot& slot = slots_[fd];  // mask != 0: the fd has an interest, so a slot
+  uint32_t fired = (flags & kFlagError) ? 0 : event;
   if (slot.stamp == stamp_) {
     out[slot.index].mask |= static_cast<int32_t>(mask);
+    slot.fired |= fired;
     return count;
   }
   // Unreachable while EventSlots sized the request (at most one entry per
   // watched fd, or per event taken); kept as the bound on `out`.
   if (count >= capacity) return count;
   slot.stamp = stamp_;
+  slot.fired = fired;
   slot.index = static_cast<uint32_t>(count);
   out[count].fd = fd;
   out[count].mask = static_cast<int32_t>(mask);

@@ -21,8 +21,12 @@ namespace kq {
 // EVFILT_READ and EVFILT_WRITE on XNU, FreeBSD, OpenBSD and libkqueue.
 constexpr int32_t kFilterRead = -1;
 constexpr int32_t kFilterWrite = -2;
-constexpr uint16_t kActionAdd = 0x0001;     // EV_ADD
-constexpr uint16_t kActionDelete = 0x0002;  // EV_DELETE
+constexpr uint16_t kActionAdd = 0x0001;      // EV_ADD
+constexpr uint16_t kActionDelete = 0x0002;   // EV_DELETE
+constexpr uint16_t kActionEnable = 0x0004;   // EV_ENABLE
+constexpr uint16_t kActionDisable = 0x0008;  // EV_DISABLE
+constexpr uint16_t kFlagClear = 0x0020;      // EV_CLEAR
+constexpr uint16_t kFlagDispatch = 0x0080;   // EV_DISPATCH
 constexpr uint16_t kFlagError = 0x4000;     // EV_ERROR
 constexpr uint16_t kFlagEof = 0x8000;       // EV_EOF
 
@@ -34,11 +38,21 @@ struct Event {
   uint32_t flags;
 };
 
-// The one system call the change logic makes: apply one change (add or
-// delete one filter of one fd) and return 0 or an errno.
+// The flags a filter is added with for a trigger mode (backend.h): edge is
+// EV_CLEAR; oneshot is EV_DISPATCH, which disables the filter after one
+// event but keeps it (EV_ONESHOT would delete it, and Modify re-arms with
+// EV_ENABLE). The kernel reads these at EV_ADD only: no later change
+// updates them on a live filter.
+inline uint16_t ModeFlags(uint32_t mode) {
+  return static_cast<uint16_t>(((mode & kModeEdge) ? kFlagClear : 0) |
+                               ((mode & kModeOneshot) ? kFlagDispatch : 0));
+}
+
+// The one system call the change logic makes: apply one change (`flags`:
+// an action with ModeFlags, to one filter of one fd) and return 0 or an errno.
 class Kernel {
  public:
-  virtual int Change(int fd, int32_t filter, uint16_t action) = 0;
+  virtual int Change(int fd, int32_t filter, uint16_t flags) = 0;
 
  protected:
   ~Kernel() = default;
@@ -61,9 +75,34 @@ class State {
 
   // Backend::Add/Modify/Remove. On failure the kernel is left with at most
   // the filters the fd had before the call.
-  int Add(int fd, uint32_t events);
-  int Modify(int fd, uint32_t old_events, uint32_t events);
+  int Add(int fd, uint32_t events, uint32_t mode);
+  int Modify(int fd, uint32_t old_events, uint32_t old_mode, uint32_t events, uint32_t mode);
   int Remove(int fd, uint32_t events);
+
+  // The EV_DISABLE changes owed to the kernel, at most `max`, each passed
+  // to emit(fd, filter); the rest stay owed. Wait sends them with its
+  // kevent() (no call of their own): EV_DISPATCH disables only the filter
+  // that fired, and a oneshot fd is reported once as a whole, so its other
+  // filter is disabled too, before the kernel next looks for events. A
+  // change that fails comes back as an EV_ERROR entry, which Collect
+  // ignores, as everything else for a disarmed fd.
+  template <class Emit>
+  int TakeDisables(int max, Emit&& emit) {
+    int n = 0;
+    size_t keep = 0;
+    for (int fd : owed_) {
+      Slot& s = slots_[fd];
+      for (int32_t filter : filters_) {
+        if (n == max || !(s.owed & EventOf(filter))) continue;
+        emit(fd, filter);
+        n++;
+        s.owed &= ~EventOf(filter);
+      }
+      if (s.owed != 0) owed_[keep++] = fd;
+    }
+    owed_.resize(keep);
+    return n;
+  }
 
   // How many events to ask kevent() for, for `capacity` entries: one per
   // filter while every watched fd fits, so that both filters of each fit;
@@ -76,7 +115,8 @@ class State {
   // Turns `n` returned events into at most `capacity` entries, one per fd,
   // each mask the fd's interest. Returns the count. A filter that fires for
   // an fd that does not want it (left by a failed change) is deleted, lest
-  // it wake every wait with nothing to report.
+  // it wake every wait with nothing to report. A oneshot fd with an entry
+  // is disarmed: nothing more for it until Add or Modify.
   template <class Ev>
   int Collect(const Ev* events, int n, ReadyEvent* out, int capacity) {
     NextRound();
@@ -85,20 +125,27 @@ class State {
       count = Take(static_cast<uintptr_t>(events[i].ident), static_cast<int32_t>(events[i].filter),
                    static_cast<uint32_t>(events[i].flags), out, count, capacity);
     }
+    for (int i = 0; i < count; i++) Disarm(out[i].fd);
     return count;
   }
 
  private:
   struct Slot {
     uint32_t interest = 0;
-    uint32_t stamp = 0;  // == stamp_: already has an entry at out[index]
+    uint32_t mode = 0;
+    bool disarmed = false;  // a oneshot fd already reported
+    uint32_t owed = 0;      // filters to disable (TakeDisables)
+    uint32_t fired = 0;     // filters that fired this round (valid while stamp == stamp_)
+    uint32_t stamp = 0;     // == stamp_: already has an entry at out[index]
     uint32_t index = 0;
   };
 
   uint32_t Interest(int fd) const {
     return fd >= 0 && static_cast<size_t>(fd) < slots_.size() ? slots_[fd].interest : 0;
   }
-  void SetInterest(int fd, uint32_t events);
+  // Sets the fd's interest and mode, and re-arms it (nothing owed).
+  void SetInterest(int fd, uint32_t events, uint32_t mode = kModeLevel);
+  void Disarm(int fd);
   // Deletes each filter in `filters` with its own change; returns how many
   // went, and the first error in *err.
   int DeleteEach(int fd, uint32_t filters, int* err);
@@ -116,6 +163,7 @@ class State {
   size_t live_ = 0;     // fds with a non-zero interest
   uint32_t stamp_ = 0;  // one per Collect
   std::vector<Slot> slots_;  // indexed by fd
+  std::vector<int> owed_;    // fds that may have Slot::owed set
 };
 
 }  // namespace kq

@@ -3,9 +3,11 @@
 // package's API: src/ never loads it. Built on every platform, since the
 // logic needs no <sys/event.h>.
 //
-//   const k = new addon.KqueueLogicForTests((fd, filter, action) => errno, read?, write?)
-//   k.add(fd, events) / k.modify(fd, old, events) / k.remove(fd, events) -> 0 | -errno
+//   const k = new addon.KqueueLogicForTests((fd, filter, flags) => errno, read?, write?)
+//   k.add(fd, events, mode = 0) / k.modify(fd, old, events, oldMode = 0, mode = 0)
+//   k.remove(fd, events) -> 0 | -errno
 //   k.eventSlots(capacity) -> how many events Wait asks kevent() for
+//   k.disables(max) -> [[fd, filter], ...]: the EV_DISABLEs Wait sends first
 //   k.collect([[ident, filter, flags], ...], capacity) -> [[fd, mask], ...]
 //   KqueueLogicForTests.timeout(ns) -> [sec, nsec] | null (no timeout)
 #include <cerrno>
@@ -26,6 +28,7 @@ class ScriptedKqueue : public Napi::ObjectWrap<ScriptedKqueue>, private kq::Kern
                            InstanceMethod<&ScriptedKqueue::Modify>("modify"),
                            InstanceMethod<&ScriptedKqueue::Remove>("remove"),
                            InstanceMethod<&ScriptedKqueue::EventSlots>("eventSlots"),
+                           InstanceMethod<&ScriptedKqueue::Disables>("disables"),
                            InstanceMethod<&ScriptedKqueue::Collect>("collect"),
                            StaticMethod<&ScriptedKqueue::Timeout>("timeout"),
                        });
@@ -45,11 +48,11 @@ class ScriptedKqueue : public Napi::ObjectWrap<ScriptedKqueue>, private kq::Kern
  private:
   // Asks the script; a throw or a non-number stops the call with EIO and
   // lets the exception through.
-  int Change(int fd, int32_t filter, uint16_t action) override {
+  int Change(int fd, int32_t filter, uint16_t flags) override {
     Napi::Env env = kernel_.Env();
     if (env.IsExceptionPending()) return EIO;
     Napi::Value r = kernel_.Call({Napi::Number::New(env, fd), Napi::Number::New(env, filter),
-                                  Napi::Number::New(env, action)});
+                                  Napi::Number::New(env, flags)});
     if (r.IsEmpty() || !r.IsNumber()) {
       if (!env.IsExceptionPending()) {
         Napi::TypeError::New(env, "the kernel script must return an errno number")
@@ -65,19 +68,46 @@ class ScriptedKqueue : public Napi::ObjectWrap<ScriptedKqueue>, private kq::Kern
     return Napi::Number::New(env, -err);
   }
 
+  // A mode argument left out is level.
+  static bool ArgMode(const Napi::CallbackInfo& info, size_t i, int* mode) {
+    if (info[i].IsUndefined()) {
+      *mode = 0;
+      return true;
+    }
+    return ArgInt(info, i, mode);
+  }
+
   Napi::Value Add(const Napi::CallbackInfo& info) {
-    int fd, events;
-    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
-    return Result(info.Env(), state_.Add(fd, static_cast<uint32_t>(events)));
+    int fd, events, mode;
+    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) || !ArgMode(info, 2, &mode)) return {};
+    return Result(info.Env(),
+                  state_.Add(fd, static_cast<uint32_t>(events), static_cast<uint32_t>(mode)));
   }
 
   Napi::Value Modify(const Napi::CallbackInfo& info) {
-    int fd, old_events, events;
-    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) || !ArgInt(info, 2, &events)) {
+    int fd, old_events, events, old_mode, mode;
+    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) || !ArgInt(info, 2, &events) ||
+        !ArgMode(info, 3, &old_mode) || !ArgMode(info, 4, &mode)) {
       return {};
     }
     return Result(info.Env(), state_.Modify(fd, static_cast<uint32_t>(old_events),
-                                            static_cast<uint32_t>(events)));
+                                            static_cast<uint32_t>(old_mode),
+                                            static_cast<uint32_t>(events),
+                                            static_cast<uint32_t>(mode)));
+  }
+
+  Napi::Value Disables(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int max;
+    if (!ArgInt(info, 0, &max)) return {};
+    Napi::Array result = Napi::Array::New(env);
+    state_.TakeDisables(max, [&](int fd, int32_t filter) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, fd);
+      pair.Set(1u, filter);
+      result.Set(result.Length(), pair);
+    });
+    return result;
   }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {

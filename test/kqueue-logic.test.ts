@@ -8,9 +8,19 @@
 //   the fd has no such filter.
 // - close() drops every filter of the fd (knote_fdclose); a new file that
 //   gets the number starts with none.
-// - Filters are level-triggered (no EV_CLEAR): a scan delivers up to
-//   `nevents` active filters from the head of the queue and queues each
-//   delivered one again at the tail while it stays active.
+// - A scan delivers up to `nevents` active filters from the head of the
+//   queue and queues each delivered one again at the tail while it stays
+//   active. A level filter is active while its condition holds.
+// - EV_CLEAR and EV_DISPATCH are read at EV_ADD of a new filter only; EV_ADD
+//   of an existing one changes neither. An EV_CLEAR filter is active once
+//   per activation: at EV_ADD or EV_ENABLE if its condition holds (f_event
+//   at registration), and at each new readiness (more data, more room);
+//   delivery clears it. EV_DISPATCH disables a filter once delivered;
+//   EV_ENABLE enables it and activates it if its condition holds;
+//   EV_DISABLE and EV_ENABLE fail with ENOENT on a filter that is not there.
+// - A kevent() with changes applies them before it looks for events; a
+//   change that fails is returned as an EV_ERROR entry (flags EV_ERROR, the
+//   ident and filter kept), and then the call returns those entries only.
 // - The read filter is active with data to read or at end of file (EV_EOF);
 //   the write filter with room to send, and also, with EV_EOF, once nothing
 //   more can be sent: after our own shutdown(SHUT_WR) or when the connection
@@ -33,23 +43,33 @@ const EVFILT_READ = -1;
 const EVFILT_WRITE = -2;
 const EV_ADD = 0x1;
 const EV_DELETE = 0x2;
+const EV_ENABLE = 0x4;
+const EV_DISABLE = 0x8;
+const EV_CLEAR = 0x20;
+const EV_DISPATCH = 0x80;
 const EV_ERROR = 0x4000;
 const EV_EOF = 0x8000;
 const READ = 1;
 const WRITE = 2;
+// Trigger modes (native/backend.h).
+const LEVEL = 0;
+const EDGE = 1;
+const ONESHOT = 2;
+const EDGE_ONESHOT = 3;
 const INT32_MAX = 2 ** 31 - 1;
 
 type KEvent = [ident: number, filter: number, flags: number];
 
 interface KqueueLogic {
-  add(fd: number, events: number): number;
-  modify(fd: number, oldEvents: number, events: number): number;
+  add(fd: number, events: number, mode?: number): number;
+  modify(fd: number, oldEvents: number, events: number, oldMode?: number, mode?: number): number;
   remove(fd: number, events: number): number;
   eventSlots(capacity: number): number;
+  disables(max: number): Array<[fd: number, filter: number]>;
   collect(events: KEvent[], capacity: number): Array<[fd: number, mask: number]>;
 }
 interface KqueueLogicClass {
-  new (kernel: (fd: number, filter: number, action: number) => number, readFilter?: number, writeFilter?: number): KqueueLogic;
+  new (kernel: (fd: number, filter: number, flags: number) => number, readFilter?: number, writeFilter?: number): KqueueLogic;
   timeout(ns: number): [sec: number, nsec: number] | null;
 }
 const Logic = (native as unknown as { KqueueLogicForTests: KqueueLogicClass }).KqueueLogicForTests;
@@ -61,12 +81,21 @@ interface File {
   writeEof: boolean;  // nothing more can be sent
 }
 
+interface Knote {
+  clear: boolean;     // EV_CLEAR
+  dispatch: boolean;  // EV_DISPATCH
+  disabled: boolean;
+  activated: boolean; // EV_CLEAR: a new readiness not yet delivered
+}
+
 class FakeKernel {
   readonly files = new Map<number, File>();
   // Registered filters, "fd/filter", in queue order (head first).
   queue: string[] = [];
-  readonly calls: Array<[fd: number, filter: number, action: number]> = [];
-  // Scripted failures: the next change of "fd/filter/action" fails so.
+  // Their state; a filter pushed on the queue by a test is level, enabled.
+  readonly knotes = new Map<string, Knote>();
+  readonly calls: Array<[fd: number, filter: number, flags: number]> = [];
+  // Scripted failures: the next change of "fd/filter/flags" fails so.
   readonly failNext = new Map<string, number>();
 
   open(fd: number, file: Partial<File> = {}): File {
@@ -78,7 +107,15 @@ class FakeKernel {
 
   close(fd: number): void {
     this.files.delete(fd);
+    for (const key of this.queue.filter((k) => k.startsWith(`${fd}/`))) this.knotes.delete(key);
     this.queue = this.queue.filter((k) => !k.startsWith(`${fd}/`));
+  }
+
+  /** Data arrives for `fd` (sowakeup on the receive buffer): a new readiness. */
+  arrive(fd: number): void {
+    this.files.get(fd)!.readable = true;
+    const kn = this.knotes.get(`${fd}/${EVFILT_READ}`);
+    if (kn) kn.activated = true;
   }
 
   /** The filters registered for `fd`, as READ | WRITE. */
@@ -87,37 +124,79 @@ class FakeKernel {
       (this.queue.includes(`${fd}/${EVFILT_WRITE}`) ? WRITE : 0);
   }
 
-  change = (fd: number, filter: number, action: number): number => {
-    this.calls.push([fd, filter, action]);
-    const scripted = this.failNext.get(`${fd}/${filter}/${action}`);
+  /** The filter `fd/filter` as the kernel has it, or undefined. */
+  knote(fd: number, filter: number): Knote | undefined {
+    const key = `${fd}/${filter}`;
+    return this.queue.includes(key) ? this.knote_(key) : undefined;
+  }
+
+  private knote_(key: string): Knote {
+    let kn = this.knotes.get(key);
+    if (!kn) this.knotes.set(key, kn = { clear: false, dispatch: false, disabled: false, activated: false });
+    return kn;
+  }
+
+  change = (fd: number, filter: number, flags: number): number => {
+    this.calls.push([fd, filter, flags]);
+    const scripted = this.failNext.get(`${fd}/${filter}/${flags}`);
     if (scripted !== undefined) {
-      this.failNext.delete(`${fd}/${filter}/${action}`);
+      this.failNext.delete(`${fd}/${filter}/${flags}`);
       return scripted;
     }
     expect(filter === EVFILT_READ || filter === EVFILT_WRITE, 'a known filter').toBe(true);
     if (!this.files.has(fd)) return EBADF;
     const key = `${fd}/${filter}`;
-    if (action === EV_ADD) {
-      if (!this.queue.includes(key)) this.queue.push(key);
+    const exists = this.queue.includes(key);
+    if (flags & EV_ADD) {
+      expect(flags & ~(EV_ADD | EV_CLEAR | EV_DISPATCH), 'EV_ADD with mode flags only').toBe(0);
+      if (!exists) {
+        this.queue.push(key);
+        this.knotes.set(key, {
+          clear: (flags & EV_CLEAR) !== 0, dispatch: (flags & EV_DISPATCH) !== 0,
+          disabled: false, activated: this.condition(key),
+        });
+      }
       return 0;
     }
-    expect(action).toBe(EV_DELETE);
-    if (!this.queue.includes(key)) return ENOENT;
-    this.queue = this.queue.filter((k) => k !== key);
+    expect([EV_DELETE, EV_ENABLE, EV_DISABLE]).toContain(flags);
+    if (!exists) return ENOENT;
+    const kn = this.knote_(key);
+    if (flags === EV_DELETE) {
+      this.queue = this.queue.filter((k) => k !== key);
+      this.knotes.delete(key);
+    } else if (flags === EV_ENABLE) {
+      kn.disabled = false;
+      if (this.condition(key)) kn.activated = true;
+    } else {
+      kn.disabled = true;
+    }
     return 0;
   };
+
+  private condition(key: string): boolean {
+    const [fd, filter] = key.split('/').map(Number) as [number, number];
+    const f = this.files.get(fd)!;
+    return filter === EVFILT_READ ? f.readable || f.readEof : f.writable || f.writeEof;
+  }
 
   private active(key: string): KEvent | null {
     const [fd, filter] = key.split('/').map(Number) as [number, number];
     const f = this.files.get(fd)!;
-    if (filter === EVFILT_READ) return f.readable || f.readEof ? [fd, filter, f.readEof ? EV_EOF : 0] : null;
-    return f.writable || f.writeEof ? [fd, filter, f.writeEof ? EV_EOF : 0] : null;
+    const kn = this.knote_(key);
+    if (kn.disabled || !this.condition(key) || (kn.clear && !kn.activated)) return null;
+    return [fd, filter, (filter === EVFILT_READ ? f.readEof : f.writeEof) ? EV_EOF : 0];
   }
 
-  /** kevent(kq, NULL, 0, events, nevents, timeout). */
-  scan(nevents: number, timeout?: [number, number] | null): KEvent[] {
+  /** kevent(kq, changes, n, events, nevents, timeout), the changes being EV_DISABLEs. */
+  scan(nevents: number, timeout?: [number, number] | null, disables: Array<[number, number]> = []): KEvent[] {
     expect(nevents).toBeGreaterThan(0);
     if (timeout && timeout[0] > INT32_MAX) throw new Error('EINVAL: XNU refuses tv_sec > INT32_MAX');
+    const errors: KEvent[] = [];
+    for (const [fd, filter] of disables) {
+      const err = this.change(fd, filter, EV_DISABLE);
+      if (err !== 0) errors.push([fd, filter, EV_ERROR]);
+    }
+    if (errors.length > 0) return errors;
     const out: KEvent[] = [];
     const delivered: string[] = [];
     for (const key of this.queue) {
@@ -126,6 +205,9 @@ class FakeKernel {
       if (ev) {
         out.push(ev);
         delivered.push(key);
+        const kn = this.knote_(key);
+        kn.activated = false;
+        if (kn.dispatch) kn.disabled = true;
       }
     }
     this.queue = [...this.queue.filter((k) => !delivered.includes(k)), ...delivered];
@@ -139,7 +221,7 @@ function setup(): { kernel: FakeKernel; logic: KqueueLogic; wait(capacity: numbe
   const logic = new Logic(kernel.change);
   const wait = (capacity: number): Array<[number, number]> => {
     const slots = logic.eventSlots(capacity);
-    const entries = logic.collect(kernel.scan(slots), capacity);
+    const entries = logic.collect(kernel.scan(slots, null, logic.disables(slots)), capacity);
     expect(entries.length).toBeLessThanOrEqual(capacity);
     for (const [fd, mask] of entries) expect(mask, `fd ${fd} has a mask`).not.toBe(0);
     expect(new Set(entries.map(([fd]) => fd)).size, 'one entry per fd').toBe(entries.length);
@@ -324,5 +406,173 @@ describe('kqueue logic against a scripted BSD kernel', () => {
       const { kernel } = setup();
       expect(kernel.scan(1, t)).toEqual([]);
     }
+  });
+});
+
+describe('kqueue trigger modes against the scripted kernel', () => {
+  /** The changes made by `act`, as [fd, filter, flags]. */
+  const changesOf = (kernel: FakeKernel, act: () => void): Array<[number, number, number]> => {
+    const before = kernel.calls.length;
+    act();
+    return kernel.calls.slice(before);
+  };
+
+  it('adds each filter with the flags of its mode: none, EV_CLEAR, EV_DISPATCH, both', () => {
+    const flags: Array<[number, number]> = [[LEVEL, 0], [EDGE, EV_CLEAR], [ONESHOT, EV_DISPATCH], [EDGE_ONESHOT, EV_DISPATCH | EV_CLEAR]];
+    for (const [mode, f] of flags) {
+      const { kernel, logic } = setup();
+      kernel.open(5);
+      expect(changesOf(kernel, () => expect(logic.add(5, READ | WRITE, mode)).toBe(0)), `mode ${mode}`)
+        .toEqual([[5, EVFILT_READ, EV_ADD | f], [5, EVFILT_WRITE, EV_ADD | f]]);
+    }
+  });
+
+  it('reports an edge fd once per new readiness, not while it stays ready (EV_CLEAR)', () => {
+    const { kernel, logic, wait } = setup();
+    kernel.open(5, { readable: true });
+    expect(logic.add(5, READ | WRITE, EDGE)).toBe(0);
+    expect(wait(4)).toEqual([[5, READ | WRITE]]);
+    expect(wait(4)).toEqual([]);
+    kernel.arrive(5);
+    expect(wait(4)).toEqual([[5, READ]]);
+    expect(wait(4)).toEqual([]);
+  });
+
+  it('reports a oneshot fd once, and modify re-arms its kept filters with EV_ENABLE alone', () => {
+    for (const mode of [ONESHOT, EDGE_ONESHOT]) {
+      const { kernel, logic, wait } = setup();
+      kernel.open(5, { readable: true });
+      expect(logic.add(5, READ, mode)).toBe(0);
+      expect(wait(4)).toEqual([[5, READ]]);
+      kernel.arrive(5);
+      expect(wait(4), `mode ${mode}: nothing until re-armed`).toEqual([]);
+      expect(changesOf(kernel, () => expect(logic.modify(5, READ, READ, mode, mode)).toBe(0)))
+        .toEqual([[5, EVFILT_READ, EV_ENABLE]]);
+      // Still readable: EV_ENABLE activates it again (f_event at registration).
+      expect(wait(4)).toEqual([[5, READ]]);
+      expect(wait(4)).toEqual([]);
+    }
+  });
+
+  it('modify in the same level or edge mode adds and deletes only the filters that change', () => {
+    for (const [mode, f] of [[LEVEL, 0], [EDGE, EV_CLEAR]] as const) {
+      const { kernel, logic } = setup();
+      kernel.open(5);
+      expect(logic.add(5, READ, mode)).toBe(0);
+      expect(changesOf(kernel, () => expect(logic.modify(5, READ, READ | WRITE, mode, mode)).toBe(0)))
+        .toEqual([[5, EVFILT_WRITE, EV_ADD | f]]);
+      expect(changesOf(kernel, () => expect(logic.modify(5, READ | WRITE, READ | WRITE, mode, mode)).toBe(0)))
+        .toEqual([]);
+      expect(changesOf(kernel, () => expect(logic.modify(5, READ | WRITE, WRITE, mode, mode)).toBe(0)))
+        .toEqual([[5, EVFILT_READ, EV_DELETE]]);
+    }
+  });
+
+  it('modify into another mode deletes each kept filter and adds it again with the new flags', () => {
+    const { kernel, logic, wait } = setup();
+    kernel.open(5, { readable: true });
+    expect(logic.add(5, READ | WRITE, LEVEL)).toBe(0);
+    expect(changesOf(kernel, () => expect(logic.modify(5, READ | WRITE, READ, LEVEL, EDGE)).toBe(0))).toEqual([
+      [5, EVFILT_READ, EV_DELETE], [5, EVFILT_READ, EV_ADD | EV_CLEAR], [5, EVFILT_WRITE, EV_DELETE],
+    ]);
+    expect(kernel.knote(5, EVFILT_READ)).toMatchObject({ clear: true, dispatch: false });
+    expect(wait(4)).toEqual([[5, READ]]);
+    expect(wait(4)).toEqual([]); // edge now: once
+    expect(changesOf(kernel, () => expect(logic.modify(5, READ, READ | WRITE, EDGE, ONESHOT)).toBe(0))).toEqual([
+      [5, EVFILT_WRITE, EV_ADD | EV_DISPATCH], [5, EVFILT_READ, EV_DELETE], [5, EVFILT_READ, EV_ADD | EV_DISPATCH],
+    ]);
+    expect(wait(4)).toEqual([[5, READ | WRITE]]);
+    expect(wait(4)).toEqual([]);
+    expect(logic.modify(5, READ | WRITE, READ | WRITE, ONESHOT, LEVEL)).toBe(0);
+    expect(kernel.knote(5, EVFILT_READ)).toMatchObject({ clear: false, dispatch: false, disabled: false });
+    expect(wait(4)).toEqual([[5, READ | WRITE]]);
+    expect(wait(4)).toEqual([[5, READ | WRITE]]);
+  });
+
+  it('a mode change whose re-add fails reports the errno and leaves no filter the fd did not have', () => {
+    const { kernel, logic } = setup();
+    kernel.open(5);
+    expect(logic.add(5, READ, LEVEL)).toBe(0);
+    kernel.failNext.set(`5/${EVFILT_READ}/${EV_ADD | EV_CLEAR}`, ENOMEM);
+    expect(logic.modify(5, READ, READ | WRITE, LEVEL, EDGE)).toBe(-ENOMEM);
+    expect(kernel.filters(5) & ~READ).toBe(0); // the added WRITE is gone again
+  });
+
+  it('a oneshot fd watched both ways is reported once as a whole: the other filter is disabled on the next wait', () => {
+    for (const mode of [ONESHOT, EDGE_ONESHOT]) {
+      const { kernel, logic, wait } = setup();
+      kernel.open(5); // writable, not readable
+      expect(logic.add(5, READ | WRITE, mode)).toBe(0);
+      expect(wait(4)).toEqual([[5, WRITE]]);
+      // EV_DISPATCH disabled WRITE; READ is owed an EV_DISABLE, which the
+      // next wait sends ahead of its scan, in the same kevent() call.
+      const sent = changesOf(kernel, () => expect(wait(4)).toEqual([]));
+      expect(sent, `mode ${mode}`).toEqual([[5, EVFILT_READ, EV_DISABLE]]);
+      kernel.arrive(5);
+      expect(wait(4)).toEqual([]);
+      expect(kernel.scan(8), 'a blocking wait would block, not spin').toEqual([]);
+      expect(logic.modify(5, READ | WRITE, READ | WRITE, mode, mode)).toBe(0);
+      expect(wait(4)).toEqual([[5, READ | WRITE]]);
+      expect(wait(4)).toEqual([]);
+      expect(logic.disables(8)).toEqual([]); // both fired: nothing owed
+    }
+  });
+
+  it('without the disable, a oneshot fd whose other filter fires later is still not reported again', () => {
+    const { kernel, logic } = setup();
+    kernel.open(5);
+    expect(logic.add(5, READ | WRITE, ONESHOT)).toBe(0);
+    expect(logic.collect([[5, EVFILT_WRITE, 0]], 4)).toEqual([[5, WRITE]]);
+    expect(logic.collect([[5, EVFILT_READ, 0]], 4)).toEqual([]);
+    expect(logic.collect([[5, EVFILT_READ, EV_ERROR]], 4)).toEqual([]);
+    expect(logic.modify(5, READ | WRITE, READ | WRITE, ONESHOT, ONESHOT)).toBe(0);
+    expect(logic.collect([[5, EVFILT_READ, 0]], 4)).toEqual([[5, READ]]);
+  });
+
+  it('merges both filters of a oneshot fd firing in one batch into one entry, and owes nothing', () => {
+    const { kernel, logic, wait } = setup();
+    kernel.open(5, { readable: true });
+    expect(logic.add(5, READ | WRITE, ONESHOT)).toBe(0);
+    expect(wait(4)).toEqual([[5, READ | WRITE]]);
+    expect(logic.disables(8)).toEqual([]);
+    expect(wait(4)).toEqual([]);
+  });
+
+  it('modify and remove drop a disable still owed; a level fd never owes one', () => {
+    const { kernel, logic } = setup();
+    for (const fd of [5, 6, 7]) kernel.open(fd);
+    expect(logic.add(5, READ | WRITE, ONESHOT)).toBe(0);
+    expect(logic.add(6, READ | WRITE, ONESHOT)).toBe(0);
+    expect(logic.add(7, READ | WRITE, LEVEL)).toBe(0);
+    expect(sorted(logic.collect([[5, EVFILT_WRITE, 0], [6, EVFILT_WRITE, 0], [7, EVFILT_WRITE, 0]], 4)))
+      .toEqual([[5, WRITE], [6, WRITE], [7, WRITE]]);
+    expect(logic.modify(5, READ | WRITE, READ | WRITE, ONESHOT, ONESHOT)).toBe(0);
+    expect(logic.remove(6, READ | WRITE)).toBe(0);
+    expect(logic.disables(8)).toEqual([]);
+  });
+
+  it('sends no more disables than it is asked for, and keeps the rest for the next wait', () => {
+    const { kernel, logic } = setup();
+    for (const fd of [5, 6, 7]) {
+      kernel.open(fd);
+      expect(logic.add(fd, READ | WRITE, ONESHOT)).toBe(0);
+    }
+    expect(logic.collect([[5, EVFILT_WRITE, 0], [6, EVFILT_WRITE, 0], [7, EVFILT_WRITE, 0]], 4)).toHaveLength(3);
+    expect(logic.disables(2)).toEqual([[5, EVFILT_READ], [6, EVFILT_READ]]);
+    expect(logic.disables(2)).toEqual([[7, EVFILT_READ]]);
+    expect(logic.disables(2)).toEqual([]);
+  });
+
+  it('a disable that meets a closed fd comes back as an EV_ERROR entry and reports nothing', () => {
+    const { kernel, logic, wait } = setup();
+    kernel.open(5);
+    kernel.open(6, { readable: true });
+    expect(logic.add(5, READ | WRITE, ONESHOT)).toBe(0);
+    expect(logic.add(6, READ, LEVEL)).toBe(0);
+    expect(sorted(wait(4))).toEqual([[5, WRITE], [6, READ]]);
+    kernel.close(5); // closed while registered: its filters are gone
+    expect(wait(4)).toEqual([]); // only the EV_ERROR entry came back
+    expect(wait(4)).toEqual([[6, READ]]);
+    expect(logic.remove(5, READ | WRITE)).toBe(-EBADF);
   });
 });

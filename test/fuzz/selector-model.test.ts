@@ -182,11 +182,6 @@ function checkModeOption(backend: BackendName, mode: unknown): Expected | null {
   return null;
 }
 
-/** The kqueue backend does not map the non-level modes yet: give it level (and keep the hostile value). */
-function modeFor(backend: BackendName, mode: PollMode | 'bad' | undefined): PollMode | 'bad' | undefined {
-  return backend === 'kqueue' && mode !== undefined && mode !== 'bad' ? 'level' : mode;
-}
-
 function readiness(r: Resource, backend: BackendName): number | 'hangup' {
   // The file stays empty. poll(2) calls a regular file always ready; kqueue
   // calls it readable only while there is data past the file offset.
@@ -405,7 +400,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
         case 'register': {
           if (!r) break;
           const fileobj = world.fileobj(r, o.form);
-          const mode = modeFor(backend, o.mode);
+          const mode = o.mode;
           let expected: Expected | 'unknown' = { ok: true };
           const fd = toFd(fileobj);
           const modeError = checkModeOption(backend, mode);
@@ -442,7 +437,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
         case 'modify': {
           if (!r) break;
           const fileobj = world.fileobj(r, o.form);
-          const mode = modeFor(backend, o.mode);
+          const mode = o.mode;
           const found = model.lookup(fileobj);
           const modeError = checkModeOption(backend, mode);
           let expected: Expected | 'unknown' = modeError ?? ('key' in found ? { ok: true } : found);
