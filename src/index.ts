@@ -17,11 +17,11 @@ export {
 } from './errors.js';
 export * from './constants.js';
 // The coroutine event loop (asyncio's shape; src/loop/).
-export {
-  EventLoop, run, getRunningLoop, allTasks,
-  type EventLoopOptions, type ExceptionContext, type ExceptionHandler, type Awaitable,
-} from './loop/event-loop.js';
-export { Task, CancelledError, InvalidStateError, currentTask, type Coro } from './loop/task.js';
+export { EventLoop, getRunningLoop, allTasks, type ExceptionHandler } from './loop/event-loop.js';
+export { run } from './loop/runners.js';
+export { type EventLoopOptions, type ExceptionContext } from './loop/core.js';
+export { Task, currentTask, type Awaitable } from './loop/task.js';
+export { CancelledError, InvalidStateError, type Coro } from './loop/futures.js';
 export { sleep, waitFor, gather, fromPromise, type GatherOptions } from './loop/combinators.js';
 export { Handle, TimerHandle } from './loop/timers.js';
 // asyncio's toolbox: locks, queues, task groups, timeouts, waiting, streams.

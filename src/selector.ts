@@ -56,11 +56,22 @@ export const defaultBackend: BackendName = process.platform === 'linux'
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
-/** Internal access to the native half, for the event loop. Not exported from the package. */
-export const nativeSelectorOf = Symbol('nativeSelector');
+// Assigned in Selector's static block, which alone may reach the private members.
+let nativeHalf: (selector: Selector<unknown>) => NativeSelector;
+let claim: (selector: Selector<unknown>) => SelectorRegistry<unknown>;
 
-/** Internal: how an EventLoop takes a selector for itself. Not exported from the package. */
-export const claimSelector = Symbol('claimSelector');
+/** @internal The native half of an open selector: for src/loop-interface.ts only, never exported. */
+export function nativeSelectorOf(selector: Selector<unknown>): NativeSelector {
+  return nativeHalf(selector);
+}
+
+/**
+ * @internal How an EventLoop takes a selector for itself (see #claim): for
+ * src/loop-interface.ts only, never exported.
+ */
+export function claimSelector<T>(selector: Selector<T>): SelectorRegistry<T> {
+  return claim(selector as Selector<unknown>) as SelectorRegistry<T>;
+}
 
 /** The registration half of a Selector, as its owner (an EventLoop) uses it. */
 export interface SelectorRegistry<T> {
@@ -343,7 +354,7 @@ export class Selector<T = unknown> {
    * nothing registered, and from now on only the returned registry changes
    * its registrations.
    */
-  [claimSelector](): SelectorRegistry<T> {
+  #claim(): SelectorRegistry<T> {
     this.#open();
     if (this.#owned) throw new Error('options.selector is already owned by another EventLoop; give each loop its own Selector');
     if (this.#keys.size > 0) {
@@ -359,9 +370,9 @@ export class Selector<T = unknown> {
     };
   }
 
-  /** @internal The native half, for the event loop's wake-ups and signals. */
-  get [nativeSelectorOf](): NativeSelector {
-    return this.#open();
+  static {
+    nativeHalf = (selector) => selector.#open();
+    claim = (selector) => selector.#claim();
   }
 }
 

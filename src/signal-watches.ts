@@ -20,7 +20,6 @@ import { constants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
 import { errorFromErrno } from './errors.js';
-import type { NativeSelector, NativeSignalPipe } from './native.js';
 import { describe } from './validate.js';
 
 const byName = constants.signals as Record<string, number>;
@@ -47,7 +46,12 @@ export function signalNumber(signal: unknown): number {
 }
 
 /** What watches a signal natively: a loop's selector, or a SignalReader's pipe. */
-export type SignalTarget = Pick<NativeSelector | NativeSignalPipe, 'watchSignal' | 'unwatchSignal'>;
+export interface SignalTarget {
+  /** Routes `signo` into this target's pipe; 0, or -errno. */
+  watchSignal(signo: number): number;
+  /** Stops that; the last watch gone, the signal's previous disposition comes back. */
+  unwatchSignal(signo: number): void;
+}
 
 // signo -> the native selectors and SignalReader pipes on this thread that
 // watch it. Global, but it holds no loop or reader: one dropped unclosed is

@@ -3,7 +3,7 @@
 // (everyone leaves), before the next round may fill again.
 import { describe } from '../validate.js';
 import { Condition } from './locks.js';
-import type { Coro } from './task.js';
+import type { Coro } from './futures.js';
 
 /** Thrown by `Barrier.wait()` when the barrier is aborted or reset. */
 export class BrokenBarrierError extends Error {}

@@ -2,8 +2,9 @@
 // fromPromise. Each is a coroutine: `yield*` it from a task.
 import { TimeoutError } from '../errors.js';
 import { describe } from '../validate.js';
-import { type Awaitable, type EventLoop, getRunningLoop, isCoro } from './event-loop.js';
-import { CancelledError, type Coro, currentTask, Future, PARKED, Task } from './task.js';
+import { CancelledError, type Coro, Future } from './futures.js';
+import { requireRunningLoop } from './running.js';
+import { type Awaitable, currentTask, isCoro, type LoopCore, PARKED, Task } from './task.js';
 
 function currentTaskOf(what: string): Task<unknown> {
   const task = currentTask();
@@ -30,7 +31,7 @@ export function* sleep<T = void>(delay: number, value?: T): Coro<T> {
     return value as T;
   }
   const task = currentTaskOf('sleep');
-  (task._loop as EventLoop)._parkSleep(task, delay);
+  task._loop._parkSleep(task, delay);
   yield PARKED;
   return value as T;
 }
@@ -51,7 +52,7 @@ export function* waitFor<T>(aw: Awaitable<T>, timeout: number | null | undefined
   if (timeout <= 0) {
     // asyncio: no time at all, so the work never starts; a task already
     // done still gives its result.
-    const inner = aw instanceof Task ? aw : (task._loop as EventLoop).createTask(aw);
+    const inner = aw instanceof Task ? aw : task._loop.createTask(aw);
     if (inner.done()) return inner.result();
     // Wait on a future of our own, not on `inner`: a cancel of this task
     // then lands here as CancelledError and ends it cancelled (as CPython's
@@ -83,7 +84,7 @@ export function* waitFor<T>(aw: Awaitable<T>, timeout: number | null | undefined
   // cancellation apart from one requested by someone else meanwhile.
   const cancellingBefore = task.cancelling();
   let expired = false;
-  const handle = (task._loop as EventLoop).callLater(timeout, () => {
+  const handle = task._loop.callLater(timeout, () => {
     expired = true;
     task.cancel();
   });
@@ -120,7 +121,7 @@ class GatheringFuture extends Future<unknown[]> {
   readonly #children: Task<unknown>[];
   #cancelRequested = false;
 
-  constructor(loop: EventLoop, children: Task<unknown>[]) {
+  constructor(loop: LoopCore, children: Task<unknown>[]) {
     super(loop);
     this.#children = children;
   }
@@ -178,15 +179,15 @@ function* gatherAll(aws: readonly unknown[], returnExceptions: boolean): Coro<un
     }
   }
   if (aws.length === 0) return [];
-  const loop = getRunningLoop();
+  const loop = requireRunningLoop();
   // The same awaitable twice is waited on once (asyncio does the same).
-  const taskOf = new Map<unknown, Task<unknown>>();
+  const taskByAwaitable = new Map<unknown, Task<unknown>>();
   for (const aw of aws) {
-    if (taskOf.has(aw)) continue;
+    if (taskByAwaitable.has(aw)) continue;
     if (aw instanceof Task && aw._loop !== loop) throw new Error('gather(): a task belongs to another event loop');
-    taskOf.set(aw, aw instanceof Task ? aw : loop.createTask(aw as Coro<unknown>));
+    taskByAwaitable.set(aw, aw instanceof Task ? aw : loop.createTask(aw as Coro<unknown>));
   }
-  const children = [...taskOf.values()];
+  const children = [...taskByAwaitable.values()];
   const outer = new GatheringFuture(loop, children);
   let finished = 0;
 
@@ -212,7 +213,7 @@ function* gatherAll(aws: readonly unknown[], returnExceptions: boolean): Coro<un
       return;
     }
     outer._setResult(aws.map((aw) => {
-      const child = taskOf.get(aw)!;
+      const child = taskByAwaitable.get(aw)!;
       if (child.cancelled()) return child._makeCancelledError();
       return child._hasException() ? child.exception() : child.result();
     }));
@@ -233,7 +234,7 @@ export function* fromPromise<T>(promise: PromiseLike<T>): Coro<T> {
     throw new TypeError(`fromPromise() needs a Promise or thenable, got ${describe(promise)}`);
   }
   const task = currentTaskOf('fromPromise');
-  const loop = task._loop as EventLoop;
+  const loop = task._loop;
   loop._promiseWaitStarted();
   const future = new Future<T>(loop);
   let waiting = true;

@@ -4,8 +4,11 @@
 // cancelled) does not unregister at once: the fd is only reviewed before
 // the next select, so a task that reads, echoes and reads again keeps its
 // registration and the steady state makes no epoll_ctl/kevent call at all.
-import { EVENT_READ, EVENT_WRITE, type SelectorKey, type SelectorRegistry } from '../selector.js';
-import { addCloseWatcher, type CloseWatcher, removeCloseWatcher, type Socket } from '../socket.js';
+import {
+  addCloseWatcher, type CloseWatcher, removeCloseWatcher, type SelectorRegistry,
+} from '../loop-interface.js';
+import { EVENT_READ, EVENT_WRITE, type SelectorKey } from '../selector.js';
+import type { Socket } from '../socket.js';
 import type { Parking, Task } from './task.js';
 
 /** One fd the loop watches: its interest and the (at most) two tasks waiting on it. */
@@ -136,7 +139,7 @@ export class IoWatcher implements CloseWatcher {
   }
 
   /** True when some fd's interest may need narrowing before the next select. */
-  get hasReview(): boolean {
+  get needsReview(): boolean {
     return this.#review.length > 0;
   }
 

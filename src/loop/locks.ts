@@ -7,7 +7,7 @@
 // it on.
 import { describe } from '../validate.js';
 import { getRunningLoop } from './event-loop.js';
-import { CancelledError, type Coro, Future } from './task.js';
+import { CancelledError, type Coro, Future } from './futures.js';
 
 function newWaiter(): Future<boolean> {
   return new Future<boolean>(getRunningLoop());

@@ -5,7 +5,7 @@
 import { describe } from '../validate.js';
 import { Event } from './locks.js';
 import { getRunningLoop } from './event-loop.js';
-import { type Coro, Future } from './task.js';
+import { type Coro, Future } from './futures.js';
 
 /** Thrown by `getNowait()` on an empty queue. */
 export class QueueEmpty extends Error {}

@@ -7,7 +7,7 @@
 //
 // The native watch and its coexistence with Node's process.on listeners are
 // in ../signal-watches.ts, shared with SignalReader.
-import type { NativeSelector } from '../native.js';
+import type { SelectorHooks } from '../loop-interface.js';
 import { SignalWatches } from '../signal-watches.js';
 import type { Handle, Runnable } from './timers.js';
 
@@ -15,14 +15,14 @@ export { signalNumber, SignalWatches, type SignalTarget } from '../signal-watche
 
 /** The loop's signal number -> callback table, kept in step with the native watches. */
 export class SignalHandlers {
-  readonly #native: NativeSelector;
+  readonly #hooks: SelectorHooks;
   readonly #handlers = new Map<number, Handle>();
   /** What the loop's finalizer must release if the loop is dropped unclosed. */
   readonly watches: SignalWatches;
 
-  constructor(nativeSelector: NativeSelector) {
-    this.#native = nativeSelector;
-    this.watches = new SignalWatches(nativeSelector);
+  constructor(hooks: SelectorHooks) {
+    this.#hooks = hooks;
+    this.watches = new SignalWatches(hooks);
   }
 
   get size(): number {
@@ -50,7 +50,7 @@ export class SignalHandlers {
 
   /** Queues the callbacks of the signals that arrived since the last call. */
   deliver(enqueue: (item: Runnable) => void): void {
-    const arrived = this.#native.takeSignals();
+    const arrived = this.#hooks.takeSignals();
     for (let i = 0; i < arrived.length; i++) {
       const handle = this.#handlers.get(arrived[i]!);
       if (handle !== undefined) enqueue(handle);

@@ -1,25 +1,105 @@
-// The loop's hot socket operations (sockRecv, sockRecvInto, sockSendall) as
-// hand-written iterators rather than generator functions. `yield*` drives
-// them exactly as it drives a generator (next, throw, return), but the usual
-// path, where the system call succeeds at once, costs one small object and
-// no generator frame to create, resume and close: in an echo server,
-// generator machinery was ~7 % of the time (perf), a third of it these ops.
+// The loop's socket operations, asyncio's selector_events: sockAccept,
+// sockConnect, sockRecv, sockRecvInto and sockSendall. Each tries the system
+// call first and parks the task only when it would block, so a socket with
+// data ready costs one native call and no registration. Failures come back
+// as -errno, not exceptions, on this hot path (see loop-interface.ts).
+//
+// The hot ones (sockRecv, sockRecvInto, sockSendall) are hand-written
+// iterators rather than generator functions. `yield*` drives them exactly as
+// it drives a generator (next, throw, return), but the usual path, where the
+// system call succeeds at once, costs one small object and no generator
+// frame to create, resume and close: in an echo server, generator machinery
+// was ~7 % of the time (perf), a third of it these ops.
 //
 // Each op is a small state machine: validate and look up on the first
 // next(), try the system call, and on EAGAIN park the task and hand PARKED up
 // through the yield* chain; the task's next step resumes it here.
-import { MSG_DONTWAIT } from '../constants.js';
+import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno, OSError } from '../errors.js';
-import { native } from '../native.js';
+import { isBlockingFd, tryAccept, tryRecvInto, trySend } from '../loop-interface.js';
 import { EVENT_READ, EVENT_WRITE } from '../selector.js';
-import { Socket } from '../socket.js';
+import { type Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
+import type { Coro } from './futures.js';
 import type { FdState, IoWatcher } from './io.js';
-import { type Coro, currentTask, type LoopCore, PARKED, type Task } from './task.js';
+import { currentTask, type LoopCore, PARKED, type Task } from './task.js';
 
-const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
 const EBADF = errno.EBADF!;
+const EINPROGRESS = errno.EINPROGRESS!;
+const EINTR = errno.EINTR!;
+
+/** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
+function socketFd(sock: unknown, syscall: string): number {
+  if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
+  const fd = sock.fileno();
+  if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
+  return fd;
+}
+
+/** The error a parked task gets when another task closed its socket. */
+function closedWhileWaiting(syscall: string): OSError {
+  return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
+}
+
+/** The task that called `what` (a socket operation), which must be one of `loop`'s. */
+function callerTask(loop: LoopCore, what: string): Task<unknown> {
+  const task = currentTask();
+  if (task === null || task._loop !== loop) {
+    throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
+  }
+  return task;
+}
+
+function requireNonBlocking(fd: number, what: string): void {
+  // accept() and connect() have no per-call "don't wait" flag, so a blocking
+  // socket would block the whole loop; asyncio refuses it too.
+  if (isBlockingFd(fd)) {
+    throw new Error(`${what}(): the socket must be non-blocking (call sock.setBlocking(false))`);
+  }
+}
+
+/** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
+export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
+  const fd = socketFd(sock, 'accept');
+  requireNonBlocking(fd, 'sockAccept');
+  for (;;) {
+    const out = tryAccept(fd);
+    if (typeof out !== 'number') {
+      const conn = new Socket(sock.family, sock.type, sock.proto, out[0]);
+      try {
+        conn.setBlocking(false);
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return [conn, out[1] ?? ''];
+    }
+    if (out !== -EAGAIN) throw errorFromErrno(-out, 'accept');
+    io.park(sock, fd, EVENT_READ, callerTask(loop, 'sockAccept'));
+    yield PARKED;
+    if (sock.fileno() !== fd) throw closedWhileWaiting('accept');
+  }
+}
+
+/** loop.sockConnect(): starts the connect, waits for writability, then reads the outcome from SO_ERROR. */
+export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, address: Address): Coro<void> {
+  const fd = socketFd(sock, 'connect');
+  requireNonBlocking(fd, 'sockConnect');
+  const err = sock.connectEx(address);
+  if (err === 0) return;
+  if (err !== EINPROGRESS && err !== EAGAIN && err !== EINTR) throw errorFromErrno(err, 'connect');
+  for (;;) {
+    io.park(sock, fd, EVENT_WRITE, callerTask(loop, 'sockConnect'));
+    yield PARKED;
+    if (sock.fileno() !== fd) throw closedWhileWaiting('connect');
+    const outcome = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
+    if (outcome === 0) return;
+    if (outcome !== EINPROGRESS && outcome !== EAGAIN && outcome !== EINTR) throw errorFromErrno(outcome, 'connect');
+  }
+}
+
+// ---- the hot ones: hand-written iterators ----------------------------------
 
 // sockRecv reads into this, then copies out what came (as Socket.recv), so
 // a recv(65536) that gets 10 bytes neither allocates nor pins 64 KiB. The
@@ -33,25 +113,6 @@ let scratch: Buffer | null = null;
 // is shared and frozen.
 const PARKED_STEP: IteratorResult<unknown, never> = Object.freeze({ done: false, value: PARKED });
 const FINISHED_STEP: IteratorResult<unknown, undefined> = Object.freeze({ done: true, value: undefined });
-
-export function socketFd(sock: unknown, syscall: string): number {
-  if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
-  const fd = sock.fileno();
-  if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
-  return fd;
-}
-
-export function closedWhileWaiting(syscall: string): OSError {
-  return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
-}
-
-export function taskOf(loop: LoopCore, what: string): Task<unknown> {
-  const task = currentTask();
-  if (task === null || task._loop !== loop) {
-    throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
-  }
-  return task;
-}
 
 const EMPTY = new Uint8Array(0);
 
@@ -124,7 +185,7 @@ abstract class SockOp<T> implements Coro<T> {
   }
 
   protected park(event: number, what: string): FdState {
-    return this.io.park(this.sock, this.fd, event, taskOf(this.loop, what));
+    return this.io.park(this.sock, this.fd, event, callerTask(this.loop, what));
   }
 }
 
@@ -162,7 +223,7 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
     // A short last read means the socket is most likely empty: park at once
     // rather than make a system call to hear EAGAIN (see FdState.drained).
     if (state === undefined || !state.drained) {
-      const got = calls.recvInto(this.fd, this.#buf, 0, this.#length, MSG_DONTWAIT);
+      const got = tryRecvInto(this.fd, this.#buf, 0, this.#length);
       if (got >= 0) {
         if (state !== undefined) state.drained = got > 0 && got < this.#length;
         this.result = (this.copy ? this.#copyOut(got) : got) as T;
@@ -205,7 +266,7 @@ export class SendallOp extends SockOp<void> {
     const data = this.#data;
     const length = data.byteLength;
     while (this.#offset < length) {
-      const sent = calls.send(this.fd, data, this.#offset, length - this.#offset, MSG_DONTWAIT);
+      const sent = trySend(this.fd, data, this.#offset, length - this.#offset);
       if (sent >= 0) {
         this.#offset += sent;
         continue;

@@ -10,7 +10,7 @@
 import { OSError } from '../errors.js';
 import { checkInt, describe, INT32_MAX } from '../validate.js';
 import { type EventLoop, getRunningLoop } from './event-loop.js';
-import { type Coro, Future } from './task.js';
+import { type Coro, Future } from './futures.js';
 import type { Socket } from '../socket.js';
 
 /** The default `limit`: the longest line or `readuntil` chunk, in bytes. */

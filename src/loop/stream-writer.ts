@@ -4,16 +4,16 @@
 // copied into a queue that a flusher task sends with sockSendall. drain()
 // waits while more than HIGH_WATER bytes are queued, until at most
 // LOW_WATER are, so a peer that does not read holds the writer back.
-import { MSG_DONTWAIT, SHUT_WR } from '../constants.js';
+import { SHUT_WR } from '../constants.js';
 import { ConnectionResetError, errno, errorFromErrno } from '../errors.js';
-import { native } from '../native.js';
+import { trySend } from '../loop-interface.js';
 import type { Socket } from '../socket.js';
 import { describe } from '../validate.js';
 import type { EventLoop } from './event-loop.js';
+import { CancelledError, type Coro, Future } from './futures.js';
+import type { Task } from './task.js';
 import type { ReaderSource, StreamReader } from './stream-reader.js';
-import { CancelledError, type Coro, Future, type Task } from './task.js';
 
-const calls = native.socket;
 const EAGAIN = errno.EAGAIN!;
 const ECONNRESET = errno.ECONNRESET!;
 
@@ -65,7 +65,7 @@ export class StreamTransport implements ReaderSource {
     if (this.closing || this.lost || data.byteLength === 0) return;
     let rest = data;
     if (this.buffered === 0) {
-      const sent = calls.send(this.sock.fileno(), data, 0, data.byteLength, MSG_DONTWAIT);
+      const sent = trySend(this.sock.fileno(), data, 0, data.byteLength);
       if (sent === data.byteLength) return;
       if (sent >= 0) {
         rest = data.subarray(sent);

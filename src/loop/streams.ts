@@ -8,9 +8,10 @@ import { checkHostPort, getaddrinfo } from '../address.js';
 import { type Address, createServer, Socket } from '../socket.js';
 import { checkInt, describe, INT32_MAX } from '../validate.js';
 import { type EventLoop, getRunningLoop } from './event-loop.js';
+import { CancelledError, type Coro, Future } from './futures.js';
+import type { Task } from './task.js';
 import { DEFAULT_LIMIT, StreamReader } from './stream-reader.js';
 import { StreamTransport, StreamWriter } from './stream-writer.js';
-import { CancelledError, type Coro, Future, type Task } from './task.js';
 import { timeout as withTimeout } from './timeouts.js';
 
 function checkOptions(options: unknown): void {

@@ -1,23 +1,22 @@
-// Futures and tasks. A Task steps a generator coroutine: `next()` to resume
+// Tasks (asyncio's tasks.py). A Task steps a generator coroutine: `next()` to resume
 // it, `throw()` to deliver an error (CancelledError above all) at the
 // `yield*` where it is paused. What the coroutine yields says why it paused:
 //   - a Future (a Task is one): wake me when it is done;
 //   - PARKED: a loop primitive (socket wait, sleep) already parked me;
 //   - undefined: a bare yield, run me again after everything ready now.
 // Ready tasks go straight into the loop's ready queue (no closure per step).
+import {
+  CANCELLED, CancelledError, type Coro, FAILED, FULFILLED, Future, type FutureLoop, PENDING, takeAwaiting,
+} from './futures.js';
 import { type HandleOwner, type Runnable, TimerHandle } from './timers.js';
 
-/** A coroutine: a generator whose `yield*` is `await`. */
-export type Coro<T> = Generator<unknown, T, unknown>;
+/** Something the loop can wait for: a coroutine or a task. */
+export type Awaitable<T> = Coro<T> | Task<T>;
 
-/** Thrown into a task by `cancel()`, and by `result()` of a cancelled task. */
-export class CancelledError extends Error {}
-
-/** `result()`/`exception()` of a task that is not done (asyncio's InvalidStateError). */
-export class InvalidStateError extends Error {}
-
-for (const cls of [CancelledError, InvalidStateError]) {
-  Object.defineProperty(cls.prototype, 'name', { value: cls.name, configurable: true, writable: true });
+/** Whether `value` is a generator object (a coroutine). */
+export function isCoro(value: unknown): value is Coro<unknown> {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Coro<unknown>).next === 'function' && typeof (value as Coro<unknown>).throw === 'function';
 }
 
 /** Yielded by a loop primitive that has already parked the current task. */
@@ -29,217 +28,20 @@ export interface Parking {
   _unpark(task: Task<unknown>): void;
 }
 
-/** A failed future's exception, kept for the report if nobody retrieves it. */
-export class UnretrievedReport {
-  reported = false;
-  constructor(
-    readonly loop: LoopCore,
-    readonly message: string,
-    readonly exception: unknown,
-    readonly taskName: string | undefined,
-  ) {}
-}
-
-/** What futures and tasks need from their loop. */
-export interface LoopCore extends HandleOwner {
+/** What futures, tasks and the combinators need from their loop. */
+export interface LoopCore extends FutureLoop, HandleOwner {
+  /** Schedules a coroutine to run as a task (loop.createTask). */
+  createTask<T>(coro: Coro<T>, options?: { name?: string }): Task<T>;
+  /** Runs `cb` after `delay` ms (loop.callLater). */
+  callLater(delay: number, cb: () => void): TimerHandle;
   /** @internal */ _enqueue(item: Runnable): void;
-  /** @internal Runs `callback(arg)` soon, as a done callback. */
-  _callSoonWith(callback: (arg: never) => void, arg: unknown): void;
   /** @internal */ _taskDone(task: Task<unknown>): void;
-  /** @internal */ _unretrievedAdd(report: UnretrievedReport): void;
-  /** @internal */ _unretrievedRemove(report: UnretrievedReport): void;
-  /** @internal */ _reportUnretrieved(report: UnretrievedReport): void;
+  /** @internal Parks `task` in a sleep of `delay` ms. */
+  _parkSleep(task: Task<unknown>, delay: number): void;
+  /** @internal A task starts waiting on a Promise (fromPromise). */
+  _promiseWaitStarted(): void;
+  /** @internal */ _promiseWaitEnded(): void;
   isClosed(): boolean;
-}
-
-// Reports a failed future once it can no longer be retrieved. The held value
-// must not reference the future, or it would never be collected.
-const unretrieved = new FinalizationRegistry<UnretrievedReport>((report) => {
-  report.loop._reportUnretrieved(report);
-});
-
-const PENDING = 0;
-const FULFILLED = 1;
-const FAILED = 2;
-const CANCELLED = 3;
-
-type DoneCallback<F> = (future: F) => void;
-
-/**
- * A one-shot result. Internal: the loop's own waits (gather, fromPromise)
- * use it; users see its subclass Task.
- */
-export class Future<T = unknown> {
-  /** @internal */ readonly _loop: LoopCore;
-  /** @internal */ _state = PENDING;
-  /** @internal */ _result: T | undefined = undefined;
-  /** @internal */ _exception: unknown = undefined;
-  /** @internal Tasks waiting on this future, and user done callbacks. */
-  _callbacks: Array<Task<unknown> | DoneCallback<never>> | null = null;
-  /** @internal */ _cancelMessage: string | undefined = undefined;
-  /** @internal */ _cancelledError: CancelledError | null = null;
-  /** @internal */ _report: UnretrievedReport | null = null;
-
-  /** @internal */
-  constructor(loop: LoopCore) {
-    this._loop = loop;
-  }
-
-  /** Cancels the future; false if it was already done. */
-  cancel(msg?: string): boolean {
-    if (this._state !== PENDING) return false;
-    this._state = CANCELLED;
-    this._cancelMessage = msg;
-    this._scheduleCallbacks();
-    return true;
-  }
-
-  /** True if it was cancelled. */
-  cancelled(): boolean {
-    return this._state === CANCELLED;
-  }
-
-  /** True once it has a result, an exception, or was cancelled. */
-  done(): boolean {
-    return this._state !== PENDING;
-  }
-
-  /**
-   * The result; throws the exception if it failed, CancelledError if it was
-   * cancelled, InvalidStateError if it is not done.
-   */
-  result(): T {
-    switch (this._state) {
-      case FULFILLED:
-        return this._result as T;
-      case FAILED:
-        this._markRetrieved();
-        throw this._exception;
-      case CANCELLED:
-        throw this._makeCancelledError();
-      default:
-        throw new InvalidStateError('Result is not set.');
-    }
-  }
-
-  /** The exception it failed with, or undefined; throws as `result()` does when cancelled or not done. */
-  exception(): unknown {
-    switch (this._state) {
-      case FULFILLED:
-        return undefined;
-      case FAILED:
-        this._markRetrieved();
-        return this._exception;
-      case CANCELLED:
-        throw this._makeCancelledError();
-      default:
-        throw new InvalidStateError('Exception is not set.');
-    }
-  }
-
-  /** Calls `cb(this)` on the loop once done (soon, if done already). */
-  addDoneCallback(cb: (future: this) => void): void {
-    if (typeof cb !== 'function') throw new TypeError('cb must be a function');
-    if (this._state !== PENDING) {
-      this._loop._callSoonWith(cb as (arg: never) => void, this);
-      return;
-    }
-    (this._callbacks ??= []).push(cb as DoneCallback<never>);
-  }
-
-  /** Removes every registration of `cb`; returns how many there were. */
-  removeDoneCallback(cb: (future: this) => void): number {
-    const callbacks = this._callbacks;
-    if (callbacks === null) return 0;
-    const kept = callbacks.filter((c) => c !== cb);
-    this._callbacks = kept;
-    return callbacks.length - kept.length;
-  }
-
-  *[Symbol.iterator](): Coro<T> {
-    if (this._state === PENDING) {
-      awaiting = this;
-      yield this;
-    }
-    return this.result();
-  }
-
-  /** @internal */
-  _setResult(value: T): void {
-    if (this._state !== PENDING) throw new InvalidStateError('the future is already done');
-    this._state = FULFILLED;
-    this._result = value;
-    this._scheduleCallbacks();
-  }
-
-  /** @internal */
-  _setException(exception: unknown, taskName?: string): void {
-    if (this._state !== PENDING) throw new InvalidStateError('the future is already done');
-    this._state = FAILED;
-    this._exception = exception;
-    // Format the stack now: until then V8 keeps the raw frames, whose
-    // receivers include this task (Task._run), and the report below would
-    // keep the task alive forever, so it could never be reported at GC.
-    if (exception instanceof Error) void exception.stack;
-    const what = taskName === undefined ? 'Future' : 'Task';
-    const report = new UnretrievedReport(this._loop, `${what} exception was never retrieved`, exception, taskName);
-    this._report = report;
-    unretrieved.register(this, report, report);
-    this._loop._unretrievedAdd(report);
-    this._scheduleCallbacks();
-  }
-
-  /** @internal A task parks on this future. */
-  _addWaiter(task: Task<unknown>): void {
-    if (this._state !== PENDING) {
-      task._wake(this);
-      return;
-    }
-    (this._callbacks ??= []).push(task);
-  }
-
-  /** @internal True if it failed (without marking the exception retrieved). */
-  _hasException(): boolean {
-    return this._state === FAILED;
-  }
-
-  /** @internal */
-  _markRetrieved(): void {
-    const report = this._report;
-    if (report === null) return;
-    this._report = null;
-    unretrieved.unregister(report);
-    this._loop._unretrievedRemove(report);
-  }
-
-  /** @internal */
-  _makeCancelledError(): CancelledError {
-    return (this._cancelledError ??= new CancelledError(this._cancelMessage));
-  }
-
-  /** @internal */
-  _scheduleCallbacks(): void {
-    const callbacks = this._callbacks;
-    if (callbacks === null) return;
-    this._callbacks = null;
-    for (const cb of callbacks) {
-      if (cb instanceof Task) cb._wake(this);
-      else this._loop._callSoonWith(cb as (arg: never) => void, this);
-    }
-  }
-}
-
-// Set by a future's own iterator (`yield* task`) just before it yields the
-// future; the task reads it at that very step. A future yielded any other
-// way is `yield task` without its `*`, which would resume with undefined.
-let awaiting: Future<unknown> | null = null;
-
-/** @internal Waits until `future` is done, without taking its result (`yield*` this). */
-export function* untilDone(future: Future<unknown>): Coro<void> {
-  while (future._state === PENDING) {
-    awaiting = future;
-    yield future;
-  }
 }
 
 let current: Task<unknown> | null = null;
@@ -269,6 +71,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   /** @internal An error to throw in at the next step (a bad yield). */
   _throwNext: unknown = NOTHING;
   #cancelling = false;
+  /** @internal */ declare readonly _loop: LoopCore;
 
   /** @internal Use `loop.createTask()`. */
   constructor(loop: LoopCore, coro: Coro<T>, name?: string) {
@@ -356,7 +159,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
     const previous = current;
     current = this;
-    awaiting = null;
+    takeAwaiting();
     let step: IteratorResult<unknown, T>;
     try {
       step = error === NOTHING ? this._coro.next() : this._coro.throw(error);
@@ -383,9 +186,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
 
     const yielded = step.value;
-    // Read once and cleared: a global must not keep a future (and its loop) alive.
-    const awaited = awaiting as Future<unknown> | null;
-    awaiting = null;
+    const awaited = takeAwaiting();
     if (yielded === PARKED) {
       const waitingOn = this._waitingOn;
       if (waitingOn === null || waitingOn instanceof Future) {

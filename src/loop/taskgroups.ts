@@ -4,8 +4,9 @@
 // takes back afterwards), waits for every child, and throws the failures
 // together as an AggregateError.
 import { describe } from '../validate.js';
-import { type EventLoop, getRunningLoop, isCoro } from './event-loop.js';
-import { CancelledError, type Coro, currentTask, Future, type Task } from './task.js';
+import { type EventLoop, getRunningLoop } from './event-loop.js';
+import { CancelledError, type Coro, Future } from './futures.js';
+import { currentTask, isCoro, type Task } from './task.js';
 
 const NONE: unique symbol = Symbol('none');
 

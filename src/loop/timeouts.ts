@@ -7,7 +7,8 @@
 import { TimeoutError } from '../errors.js';
 import { describe } from '../validate.js';
 import { getRunningLoop } from './event-loop.js';
-import { CancelledError, type Coro, currentTask, type Task } from './task.js';
+import { CancelledError, type Coro } from './futures.js';
+import { currentTask, type Task } from './task.js';
 import type { Handle } from './timers.js';
 
 const ENTERED = 1;

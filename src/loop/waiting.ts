@@ -2,9 +2,10 @@
 // asyncio's shield, wait and as_completed (Python 3.13).
 import { TimeoutError } from '../errors.js';
 import { describe } from '../validate.js';
-import { type Awaitable, type EventLoop, getRunningLoop, isCoro } from './event-loop.js';
+import { type EventLoop, getRunningLoop } from './event-loop.js';
+import { type Coro, Future } from './futures.js';
+import { type Awaitable, isCoro, Task } from './task.js';
 import { Queue } from './queues.js';
-import { type Coro, Future, Task } from './task.js';
 import type { Handle } from './timers.js';
 
 function toTask<T>(loop: EventLoop, aw: unknown, what: string): Task<T> {

@@ -1,0 +1,74 @@
+// What the event loop (src/loop/) needs from the socket and selector layers,
+// and nothing more: the one way the loop reaches the addon. Internal: not
+// exported from the package root.
+//
+// Socket operations here never throw and never block: they return the byte
+// count (or the accepted fd) on success and -errno on failure, because on the
+// loop's hot path EAGAIN is the common case, and an exception per "would
+// block" would cost more than the system call. The loop turns any other
+// errno into a typed error itself (errorFromErrno).
+import { MSG_DONTWAIT } from './constants.js';
+import { native, type NativeAddress, type NativeSelector } from './native.js';
+import { nativeSelectorOf, type Selector } from './selector.js';
+
+/**
+ * claimSelector makes a loop the selector's one owner (it must have nothing
+ * registered) and returns the registry only the loop may use from then on.
+ */
+export { claimSelector, type SelectorRegistry } from './selector.js';
+/** Sockets tell the loop of a close or detach first: its waiters get an error, not a dead fd. */
+export { addCloseWatcher, type CloseWatcher, removeCloseWatcher } from './socket.js';
+
+const sys = native.socket;
+
+/** Accepts a connection on a listening fd: `[fd, peer address]`, or -errno (EAGAIN: none waiting). */
+export function tryAccept(fd: number): [number, NativeAddress] | number {
+  return sys.accept(fd);
+}
+
+/** Reads at most `length` bytes into `buf` at `offset` without waiting: the count (0 at EOF), or -errno. */
+export function tryRecvInto(fd: number, buf: Uint8Array, offset: number, length: number): number {
+  return sys.recvInto(fd, buf, offset, length, MSG_DONTWAIT);
+}
+
+/** Sends what the kernel takes now of `data[offset, offset + length)`: the count, or -errno. */
+export function trySend(fd: number, data: Uint8Array, offset: number, length: number): number {
+  return sys.send(fd, data, offset, length, MSG_DONTWAIT);
+}
+
+/** True if `fd` is in blocking mode (accept and connect have no per-call "don't wait" flag). */
+export function isBlockingFd(fd: number): boolean {
+  return sys.getBlocking(fd) === 1;
+}
+
+/**
+ * Runs pending promise reactions now. A loop that blocks the thread in
+ * select calls it so that tasks waiting on promises settled by JS code wake.
+ */
+export function drainMicrotasks(): void {
+  native.drainMicrotasks();
+}
+
+/** What the loop needs from a selector beyond its public API: runAsync's wake-ups and signals. */
+export interface SelectorHooks {
+  /**
+   * Has libuv call `callback` on this thread whenever the selector has
+   * events (runAsync); 0, or -errno. The poll backend has no fd to watch.
+   */
+  startWatch(callback: () => void): number;
+  stopWatch(): void;
+  /** Routes `signo` into the selector's wake-up pipe; 0, or -errno. */
+  watchSignal(signo: number): number;
+  /** Restores the signal's previous disposition. */
+  unwatchSignal(signo: number): void;
+  /** The signal numbers that arrived since the last call. */
+  takeSignals(): number[];
+  /** Closes the kernel object: only for a loop collected unclosed (its finalizer). */
+  close(): void;
+}
+
+/** The hooks of an open selector (throws if it is closed). */
+export function selectorHooks(selector: Selector<unknown>): SelectorHooks {
+  const hooks: NativeSelector = nativeSelectorOf(selector);
+  return hooks;
+}
