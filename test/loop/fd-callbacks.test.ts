@@ -287,7 +287,7 @@ describe('fd callbacks and the selector', () => {
         loop.removeReader(a);
         expect(selector.getKey(a.fileno()).events).toBe(EVENT_WRITE);
         loop.removeWriter(a);
-        expect(selector.getMap().has(a.fileno())).toBe(false);
+        expect(selector.getMap()!.has(a.fileno())).toBe(false);
       });
     } finally {
       a.close();

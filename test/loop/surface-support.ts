@@ -2,11 +2,11 @@
 // backend in the blocking driver, and runAsync on every backend with a
 // pollable fd (not poll).
 import {
-  availableBackends, type Coro, EventLoop, Selector, type Task,
+  availableBackends, type BackendName, type Coro, EventLoop, Selector, type Task,
 } from '../../src/index.js';
 
 export interface LoopRun {
-  backend: string;
+  backend: BackendName;
   mode: 'blocking' | 'runAsync';
 }
 

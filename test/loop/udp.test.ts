@@ -98,7 +98,7 @@ describe.each(RUN_TABLE)('datagrams on the loop (%s)', (_name, run) => {
   });
 
   it('works over IPv6 loopback', async () => {
-    let sockets: [Socket, [string, number]][];
+    let sockets: [[Socket, [string, number]], [Socket, [string, number]]];
     try {
       sockets = [udp(AF_INET6, '::1'), udp(AF_INET6, '::1')];
     } catch {
