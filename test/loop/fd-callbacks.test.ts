@@ -2,6 +2,7 @@
 // CPython's test_selector_events.py checks of add_reader and friends (the
 // registration each call leaves, replacing, removing, a callback's error),
 // on real fds, on every backend and in both run modes.
+import { closeSync as closeFd } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 import { describe, expect, it } from 'vitest';
@@ -232,6 +233,36 @@ describe.each(RUN_TABLE)('fd callbacks (%s)', (_name, run) => {
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it('watches a new fd that reuses the number of one removed and closed', async () => {
+    const [a, b] = pair();
+    const fd = a.fileno();
+    const detached = a.detach(); // a plain fd from here on: no Socket tells the loop of its close
+    let c: Socket | undefined;
+    let d: Socket | undefined;
+    try {
+      const got = await runOn(run, function* (loop) {
+        loop.addReader(detached, () => {});
+        yield* sleep(0);
+        closeFd(detached);
+        const removed = loop.removeReader(fd);
+        [c, d] = pair(); // takes the lowest free number: most likely fd again
+        let called = false;
+        loop.addReader(c, () => {
+          called = true;
+          loop.removeReader(c!);
+        });
+        d.send(Buffer.from('x'));
+        yield* until(() => called);
+        return [removed, called];
+      });
+      expect(got).toEqual([true, true]);
+    } finally {
+      b.close();
+      c?.close();
+      d?.close();
     }
   });
 
