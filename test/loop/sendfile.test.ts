@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import {
-  AF_INET, CancelledError, type Coro, type EventLoop, OSError, SHUT_WR, SOCK_DGRAM, SOCK_STREAM, sleep,
+  AF_INET, CancelledError, type Coro, errno, type EventLoop, OSError, SHUT_WR, SOCK_DGRAM, SOCK_STREAM, sleep,
   Socket, socketpair,
 } from '../../src/index.js';
+import { trySendfile } from '../../src/loop-interface.js';
 import { setSendfileFallback } from '../../src/loop/sendfile.js';
 import { tcpPair } from './support.js';
 import { RUN_TABLE, runOn } from './surface-support.js';
@@ -169,6 +170,24 @@ describe.each(RUN_TABLE)('sockSendfile (%s)', (_name, run) => {
         b.close();
       }
     });
+  });
+});
+
+describe.runIf(process.platform === 'linux')('sendfile(2) itself', () => {
+  it('sends from the given offset, and refuses a source it cannot read with an errno the op falls back on', () => {
+    const [a, b] = socketpair();
+    const fd = openSync(smallPath, 'r');
+    try {
+      b.setBlocking(false);
+      expect(trySendfile(a.fileno(), fd, 10, 5)).toBe(5);
+      expect(b.recv(100)).toEqual(SMALL.subarray(10, 15));
+      // A socket as the "file": not something sendfile reads from.
+      expect([-errno.EINVAL!, -errno.ESPIPE!]).toContain(trySendfile(a.fileno(), b.fileno(), 0, 5));
+    } finally {
+      closeSync(fd);
+      a.close();
+      b.close();
+    }
   });
 });
 
