@@ -91,6 +91,31 @@ describe.each(RUN_TABLE)('sockSendfile (%s)', (_name, run) => {
       expect(results).toEqual(cases.map(([, , want]) => [want.length, sha(want), want.length]));
     });
 
+    it('keeps its bytes in order between ordinary sends on the same socket', async () => {
+      setSendfileFallback(fallback);
+      const fd = openSync(smallPath, 'r');
+      try {
+        const [digest, total] = await runOn(run, function* (loop) {
+          const [client, server] = yield* tcpPair(loop);
+          try {
+            const receiving = loop.createTask(collect(loop, server));
+            yield* loop.sockSendall(client, Buffer.from('head'));
+            yield* loop.sockSendfile(client, fd);
+            yield* loop.sockSendall(client, Buffer.from('tail'));
+            client.shutdown(SHUT_WR);
+            return yield* receiving;
+          } finally {
+            client.close();
+            server.close();
+          }
+        });
+        const want = Buffer.concat([Buffer.from('head'), SMALL, Buffer.from('tail')]);
+        expect([digest, total]).toEqual([sha(want), want.length]);
+      } finally {
+        closeSync(fd);
+      }
+    });
+
     it('leaves the file\'s own offset where it was', async () => {
       setSendfileFallback(fallback);
       const fd = openSync(smallPath, 'r');
