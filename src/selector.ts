@@ -345,8 +345,8 @@ export class Selector<T = unknown> {
     if (!this.#owned) return;
     this.#open();
     throw new Error(`selector.${method}(): this selector is owned by an EventLoop, which registers its own ` +
-      'fds on it; watch an fd through the loop instead (loop.addReader()/loop.addWriter(), coming in a later ' +
-      'version; today sockets via loop.sockRecv() and friends), or use a Selector of your own');
+      'fds on it; watch an fd through the loop instead (loop.addReader()/loop.addWriter(), or loop.sockRecv() ' +
+      'and friends for sockets), or use a Selector of your own');
   }
 
   /**
@@ -360,7 +360,7 @@ export class Selector<T = unknown> {
     if (this.#keys.size > 0) {
       throw new Error(`options.selector has ${this.#keys.size} file object(s) registered; an EventLoop needs a ` +
         'selector with nothing registered, as it owns every registration (unregister them first; to watch an ' +
-        'fd on the loop, use loop.addReader()/loop.addWriter(), coming in a later version)');
+        'fd on the loop, use loop.addReader()/loop.addWriter())');
     }
     this.#owned = true;
     return {

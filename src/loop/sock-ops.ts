@@ -30,7 +30,7 @@ const EINPROGRESS = errno.EINPROGRESS!;
 const EINTR = errno.EINTR!;
 
 /** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
-function socketFd(sock: unknown, syscall: string): number {
+export function socketFd(sock: unknown, syscall: string): number {
   if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
   const fd = sock.fileno();
   if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
@@ -51,7 +51,7 @@ function callerTask(loop: LoopCore, what: string): Task<unknown> {
   return task;
 }
 
-function requireNonBlocking(fd: number, what: string): void {
+export function requireNonBlocking(fd: number, what: string): void {
   // accept() and connect() have no per-call "don't wait" flag, so a blocking
   // socket would block the whole loop; asyncio refuses it too.
   if (isBlockingFd(fd)) {
@@ -108,6 +108,22 @@ export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, addres
 const SCRATCH_SIZE = 65536;
 let scratch: Buffer | null = null;
 
+/** Where to read up to `n` bytes for a copy-out: the shared scratch, or a Buffer of their own. */
+export function readBufferFor(n: number): Buffer {
+  return n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
+}
+
+/** The `got` bytes read into `buf` (from readBufferFor(length)), as a Buffer of their own. */
+export function copyOut(buf: Buffer, got: number, length: number): Buffer {
+  // Copy out of the scratch, or out of a big buffer mostly left empty.
+  if (buf === scratch || got < length / 2) {
+    const out = Buffer.allocUnsafe(got);
+    buf.copy(out, 0, 0, got);
+    return out;
+  }
+  return buf.subarray(0, got);
+}
+
 // What every parked op returns: yield* hands this very object up to the
 // task (the language passes a delegate's results through unchanged), so it
 // is shared and frozen.
@@ -126,7 +142,7 @@ const DONE = 3;
  * and no symbol returned where a value is expected: both showed up in
  * profiles (derived-constructor stubs, generic strict-equality checks).
  */
-abstract class SockOp<T> implements Coro<T> {
+export abstract class SockOp<T> implements Coro<T> {
   protected phase = NEW;
   protected fd = -1;
   /** Set by attempt() when it returns true. */
@@ -208,7 +224,7 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
     if (this.copy) n = checkInt(this.arg, 'n', 0, INT32_MAX);
     const fd = socketFd(this.sock, 'recv');
     if (this.copy) {
-      this.#buf = n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
+      this.#buf = readBufferFor(n);
       this.#length = n;
     } else {
       this.#buf = checkBytes(this.arg, 'buf');
@@ -226,24 +242,13 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
       const got = tryRecvInto(this.fd, this.#buf, 0, this.#length);
       if (got >= 0) {
         if (state !== undefined) state.drained = got > 0 && got < this.#length;
-        this.result = (this.copy ? this.#copyOut(got) : got) as T;
+        this.result = (this.copy ? copyOut(this.#buf as Buffer, got, this.#length) : got) as T;
         return true;
       }
       if (got !== -EAGAIN) throw errorFromErrno(-got, 'recv');
     }
     this.#state = this.park(EVENT_READ, this.copy ? 'sockRecv' : 'sockRecvInto');
     return false;
-  }
-
-  #copyOut(got: number): Buffer {
-    const buf = this.#buf as Buffer;
-    // Copy out of the scratch, or out of a big buffer mostly left empty.
-    if (buf === scratch || got < this.#length / 2) {
-      const out = Buffer.allocUnsafe(got);
-      buf.copy(out, 0, 0, got);
-      return out;
-    }
-    return buf.subarray(0, got);
   }
 }
 
