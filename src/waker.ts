@@ -7,7 +7,7 @@ import { errorFromErrno } from './errors.js';
 import { native } from './native.js';
 import { checkFd } from './validate.js';
 
-const calls = native.waker;
+const sys = native.waker;
 
 const unclosed = new FinalizationRegistry<[number, number]>(([readFd, writeFd]) => {
   native.socket.close(readFd);
@@ -24,7 +24,7 @@ interface Fds {
 }
 
 function openFds(forcePipe: boolean): Fds {
-  const fds = calls.open(forcePipe);
+  const fds = sys.open(forcePipe);
   if (typeof fds === 'number') throw errorFromErrno(-fds, forcePipe ? 'pipe' : 'eventfd');
   return { readFd: fds[0], writeFd: fds[1], owned: true };
 }
@@ -61,7 +61,7 @@ export class Waker {
    */
   static fromFd(fd: number): Waker {
     checkFd(fd, 'fd');
-    const rc = calls.check(fd);
+    const rc = sys.check(fd);
     if (rc < 0) throw errorFromErrno(-rc, 'fcntl');
     nextFds = { readFd: -1, writeFd: fd, owned: false };
     return new Waker();
@@ -85,7 +85,7 @@ export class Waker {
    */
   wake(): void {
     if (this.#closed) throw new Error('wake() on a closed Waker');
-    const rc = calls.wake(this.#writeFd);
+    const rc = sys.wake(this.#writeFd);
     if (rc < 0) throw errorFromErrno(-rc, 'write');
   }
 
@@ -93,7 +93,7 @@ export class Waker {
   drain(): boolean {
     this.#ownedOnly('drain');
     if (this.#closed) throw new Error('drain() on a closed Waker');
-    const rc = calls.drain(this.#readFd);
+    const rc = sys.drain(this.#readFd);
     if (rc < 0) throw errorFromErrno(-rc, 'read');
     return rc === 1;
   }

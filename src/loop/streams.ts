@@ -5,7 +5,8 @@ import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, IPPROTO_TCP, SOCK_STREAM, TCP_NO
 import { GaiError } from '../errors.js';
 import { native } from '../native.js';
 import { checkHostPort, getaddrinfo } from '../address.js';
-import { type Address, createServer, Socket } from '../socket.js';
+import { createServer } from '../connections.js';
+import { type Address, Socket } from '../socket.js';
 import { checkInt, describe, INT32_MAX } from '../validate.js';
 import { type EventLoop, getRunningLoop } from './event-loop.js';
 import { CancelledError, type Coro, Future } from './futures.js';
