@@ -10,6 +10,16 @@ const sys = native.socket;
 /** A Unix socket path, or `[host, port]` for IPv4 and IPv6. */
 export type Address = string | [host: string, port: number];
 
+/**
+ * The address of a socket of family `F`: `[host, port]` for `AF_INET` and
+ * `AF_INET6`, a path for `AF_UNIX`, and `Address` when the family is not
+ * known to the type system (a plain `number`).
+ */
+export type AddressOf<F extends number> =
+  [F] extends [typeof AF_INET | typeof AF_INET6] ? [host: string, port: number]
+    : [F] extends [typeof AF_UNIX] ? string
+      : Address;
+
 export function familyName(family: number): string {
   return family === AF_INET ? 'AF_INET' : family === AF_INET6 ? 'AF_INET6' : family === AF_UNIX ? 'AF_UNIX' : String(family);
 }

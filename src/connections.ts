@@ -4,7 +4,7 @@ import {
   type Address, checkHostPort, familyOf, getaddrinfo, resolveAddress, unixPath,
 } from './address.js';
 import {
-  AF_UNIX, AF_UNSPEC, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET,
+  AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET,
 } from './constants.js';
 import { errno as ERRNO, errorFromErrno, TimeoutError } from './errors.js';
 import { native, type Sockaddr } from './native.js';
@@ -17,8 +17,21 @@ function fail(rc: number, syscall: string): never {
   throw errorFromErrno(-rc, syscall);
 }
 
-/** A connected pair of sockets (AF_UNIX, SOCK_STREAM by default). */
-export function socketpair(family: number = AF_UNIX, type: number = SOCK_STREAM, proto = 0): [Socket, Socket] {
+/**
+ * A connected pair of sockets (AF_UNIX, SOCK_STREAM by default), as
+ * Python's `socket.socketpair`: what one sends, the other receives.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = socketpair();
+ * a.sendall(Buffer.from('ping'));
+ * b.recv(4); // <Buffer 70 69 6e 67>
+ * a.close(); b.close();
+ * ```
+ */
+export function socketpair<F extends number = typeof AF_UNIX>(
+  family: F = AF_UNIX as number as F, type: number = SOCK_STREAM, proto = 0,
+): [Socket<F>, Socket<F>] {
   checkInt(family, 'family', 0, INT32_MAX);
   checkInt(type, 'type', 0, INT32_MAX);
   checkInt(proto, 'proto', 0, INT32_MAX);
@@ -40,7 +53,18 @@ export interface ServerOptions {
  * A listening TCP (or Unix stream) socket bound to `address`, with
  * SO_REUSEADDR on, as Python's `socket.create_server`. It is blocking;
  * call `setBlocking(false)` for use with a selector.
+ *
+ * @example
+ * ```ts
+ * const server = createServer(['127.0.0.1', 0]); // port 0: any free port
+ * const [host, port] = server.getsockname();
+ * ```
  */
+export function createServer(address: string, options?: ServerOptions): Socket<typeof AF_UNIX>;
+export function createServer(
+  address: [host: string, port: number], options?: ServerOptions,
+): Socket<typeof AF_INET | typeof AF_INET6>;
+export function createServer(address: Address, options?: ServerOptions): Socket;
 export function createServer(address: Address, options: ServerOptions = {}): Socket {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
@@ -72,6 +96,11 @@ export function createServer(address: Address, options: ServerOptions = {}): Soc
  * in turn. `timeout` (ms) bounds each connect attempt and throws
  * TimeoutError; it does not stay on the socket.
  */
+export function createConnection(address: string, timeout?: number | null): Socket<typeof AF_UNIX>;
+export function createConnection(
+  address: [host: string, port: number], timeout?: number | null,
+): Socket<typeof AF_INET | typeof AF_INET6>;
+export function createConnection(address: Address, timeout?: number | null): Socket;
 export function createConnection(address: Address, timeout?: number | null): Socket {
   const limit = checkTimeout(timeout, 'timeout');
   let candidates: Array<[number, Sockaddr]>;

@@ -4,10 +4,24 @@ import { native } from './native.js';
 
 const c = native.constants;
 
+declare const familyTag: unique symbol;
+
+/**
+ * An address family constant: a plain number at run time, tagged in the
+ * type with its name, so that a `Socket` made with `AF_INET` knows that
+ * its `getsockname()` is a `[host, port]` pair. Any number still works
+ * where a family is expected.
+ */
+export type AddressFamily<Name extends string> = number & { readonly [familyTag]: Name };
+
+/** No particular family: getaddrinfo returns every kind of address. */
 export const AF_UNSPEC: number = c.AF_UNSPEC!;
-export const AF_INET: number = c.AF_INET!;
-export const AF_INET6: number = c.AF_INET6!;
-export const AF_UNIX: number = c.AF_UNIX!;
+/** IPv4: addresses are `[host, port]`. */
+export const AF_INET = c.AF_INET! as AddressFamily<'AF_INET'>;
+/** IPv6: addresses are `[host, port]` (the host may carry a `%scope`). */
+export const AF_INET6 = c.AF_INET6! as AddressFamily<'AF_INET6'>;
+/** Unix domain sockets: addresses are paths (a leading NUL makes a Linux abstract name). */
+export const AF_UNIX = c.AF_UNIX! as AddressFamily<'AF_UNIX'>;
 export const SOCK_STREAM: number = c.SOCK_STREAM!;
 export const SOCK_DGRAM: number = c.SOCK_DGRAM!;
 export const SOL_SOCKET: number = c.SOL_SOCKET!;

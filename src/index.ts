@@ -6,7 +6,7 @@ export {
   type PollMode, type RegisterOptions,
 } from './selector.js';
 export { Waker } from './waker.js';
-export { Socket, type Address } from './socket.js';
+export { Socket, type Address, type AddressOf } from './socket.js';
 export { socketpair, createServer, createConnection, type ServerOptions } from './connections.js';
 export {
   OSError, BlockingIOError, ConnectionError, BrokenPipeError, ConnectionAbortedError,

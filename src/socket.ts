@@ -4,14 +4,14 @@
 // finalizer if the Socket is garbage-collected unclosed.
 import { debuglog } from 'node:util';
 
-import { type Address, familyName, resolveAddress, unixPath } from './address.js';
+import { type Address, type AddressOf, familyName, resolveAddress, unixPath } from './address.js';
 import { AF_INET, AF_UNIX, SOCK_DGRAM, SOCK_STREAM, SOMAXCONN } from './constants.js';
 import { errno as ERRNO, errorFromErrno, OSError } from './errors.js';
 import { native, type NativeAddress } from './native.js';
 import { recvBuffer, takeReceived } from './recv-buffer.js';
 import { checkBytes, checkFd, checkInt, describe, INT32_MAX } from './validate.js';
 
-export { type Address, resolveAddress } from './address.js';
+export { type Address, type AddressOf, resolveAddress } from './address.js';
 
 const sys = native.socket;
 
@@ -75,10 +75,28 @@ function toAddress(value: NativeAddress): Address {
   return value === null ? '' : value;
 }
 
-/** A network socket, as Python's `socket.socket`. */
-export class Socket {
+/**
+ * A network socket, as Python's `socket.socket`. `F` is its address family
+ * as the type system knows it: a `Socket<typeof AF_INET>` (what
+ * `new Socket(AF_INET)` makes) has `[host, port]` addresses, a
+ * `Socket<typeof AF_UNIX>` path strings; a plain `Socket` either.
+ *
+ * @example
+ * ```ts
+ * const server = new Socket(AF_INET, SOCK_STREAM);
+ * server.bind(['127.0.0.1', 0]);
+ * server.listen();
+ * const [, port] = server.getsockname(); // [host, port]: no cast needed
+ * const client = createConnection(['127.0.0.1', port]);
+ * const [conn] = server.accept();
+ * client.sendall(Buffer.from('hi'));
+ * conn.recv(1024); // <Buffer 68 69>
+ * conn.close(); client.close(); server.close();
+ * ```
+ */
+export class Socket<F extends number = number> {
   /** The address family: AF_INET, AF_INET6 or AF_UNIX. */
-  readonly family: number;
+  readonly family: F;
   /** SOCK_STREAM or SOCK_DGRAM. */
   readonly type: number;
   /** The protocol number, usually 0. */
@@ -91,12 +109,12 @@ export class Socket {
    * type, proto, fileno)`: `fileno` must be an open socket (else OSError
    * EBADF or ENOTSOCK), and what is not given is read from it.
    */
-  constructor(family?: number, type?: number, proto?: number, fileno?: number) {
+  constructor(family?: F, type?: number, proto?: number, fileno?: number) {
     if (family !== undefined) checkInt(family, 'family', 0, INT32_MAX);
     if (type !== undefined) checkInt(type, 'type', 0, INT32_MAX);
     if (proto !== undefined) checkInt(proto, 'proto', 0, INT32_MAX);
     if (fileno === undefined) {
-      family ??= AF_INET;
+      family ??= AF_INET as number as F;
       type ??= SOCK_STREAM;
       proto ??= 0;
       const fd = sys.socket(family, type, proto);
@@ -107,7 +125,7 @@ export class Socket {
       if (family === undefined || type === undefined || proto === undefined) {
         const found = sys.sockInfo(fd);
         if (typeof found === 'number') throw notASocket(fd, found);
-        family ??= found[0];
+        family ??= found[0] as F;
         type ??= found[1];
         proto ??= found[2];
       }
@@ -186,7 +204,7 @@ export class Socket {
 
   // As Python's OSError.filename: an AF_UNIX error names its path.
   #fail(rc: number, syscall: string, address: unknown): never {
-    throw errorFromErrno(-rc, syscall, this.family === AF_UNIX ? unixPath(address) : undefined);
+    throw errorFromErrno(-rc, syscall, (this.family as number) === AF_UNIX ? unixPath(address) : undefined);
   }
 
   /** Starts accepting connections; `backlog` defaults to min(SOMAXCONN, 128) as in Python. */
@@ -198,7 +216,7 @@ export class Socket {
   }
 
   /** Accepts a connection: a new blocking Socket and the peer's address. */
-  accept(): [Socket, Address] {
+  accept(): [Socket<F>, Address] {
     const out = sys.accept(this.#open('accept'));
     if (typeof out === 'number') fail(out, 'accept');
     return [new Socket(this.family, this.type, this.proto, out[0]), toAddress(out[1])];
@@ -298,18 +316,18 @@ export class Socket {
     if (rc < 0) fail(rc, 'shutdown');
   }
 
-  /** The local address. */
-  getsockname(): Address {
+  /** The local address: `[host, port]` for IP (port 0 before bind), a path for AF_UNIX. */
+  getsockname(): AddressOf<F> {
     const out = sys.getsockname(this.#open('getsockname'));
     if (typeof out === 'number') fail(out, 'getsockname');
-    return toAddress(out);
+    return toAddress(out) as AddressOf<F>;
   }
 
   /** The peer's address; throws OSError (ENOTCONN) when not connected. */
-  getpeername(): Address {
+  getpeername(): AddressOf<F> {
     const out = sys.getpeername(this.#open('getpeername'));
     if (typeof out === 'number') fail(out, 'getpeername');
-    return toAddress(out);
+    return toAddress(out) as AddressOf<F>;
   }
 
   /** Closes the fd. Safe to call again; `fileno()` is -1 afterwards. */

@@ -133,7 +133,7 @@ export class EventLoop extends BaseEventLoop {
   // ---- sockets (sock-ops.ts) -----------------------------------------------
 
   /** Accepts a connection: a new non-blocking Socket and the peer's address. */
-  sockAccept(sock: Socket): Coro<[Socket, Address]> {
+  sockAccept<F extends number>(sock: Socket<F>): Coro<[Socket<F>, Address]> {
     return sockAccept(this, this._io, sock);
   }
 

@@ -61,7 +61,9 @@ function requireNonBlocking(fd: number, what: string): void {
 }
 
 /** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
-export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
+export function* sockAccept<F extends number>(
+  loop: LoopCore, io: IoWatcher, sock: Socket<F>,
+): Coro<[Socket<F>, Address]> {
   const fd = socketFd(sock, 'accept');
   requireNonBlocking(fd, 'sockAccept');
   for (;;) {
