@@ -44,6 +44,7 @@ export function socketpair<F extends number = typeof AF_UNIX>(
 export interface ServerOptions {
   /** Defaults from the address: a string is AF_UNIX, a host with ':' AF_INET6, else AF_INET. */
   family?: number;
+  /** The listen backlog; defaults to min(SOMAXCONN, 128). */
   backlog?: number;
   /** Sets SO_REUSEPORT, so several sockets (e.g. one per worker) share the port. */
   reusePort?: boolean;

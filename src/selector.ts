@@ -11,7 +11,10 @@ export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
 
 /** An fd, or anything with a `fileno()` that returns one (a `Socket`). */
-export type FileObject = number | { fileno(): number };
+export type FileObject = number | {
+  /** The fd to watch. */
+  fileno(): number;
+};
 
 /** The name of a readiness backend. */
 export type BackendName = 'epoll' | 'kqueue' | 'poll';
@@ -359,6 +362,7 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     this.#mapping = null;
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -352,6 +352,7 @@ export class Socket<F extends number = number> {
     return fd;
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -109,6 +109,7 @@ export class Waker {
     this.#readFd = this.#writeFd = -1;
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

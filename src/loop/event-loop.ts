@@ -107,6 +107,7 @@ export class EventLoop extends BaseEventLoop {
     this.#handler = handler;
   }
 
+  /** The handler set by `setExceptionHandler`, or null for the default. */
   getExceptionHandler(): ExceptionHandler | null {
     return this.#handler;
   }

@@ -97,6 +97,7 @@ export function* openConnection(
 
 /** Options for `startServer`. */
 export interface StartServerOptions {
+  /** The listen backlog; defaults to min(SOMAXCONN, 128). */
   backlog?: number;
   /** SO_REUSEPORT: several servers (e.g. one per worker) share the port. */
   reusePort?: boolean;
@@ -122,7 +123,7 @@ export class Server {
   #closedWaiters: Future<void>[] = [];
   #forever: Future<never> | null = null;
 
-  /** @internal Use `startServer`. */
+  /** @hidden Use `startServer`. */
   constructor(loop: EventLoop, sockets: Socket[], onClient: (r: StreamReader, w: StreamWriter) => Coro<void>,
     limit: number) {
     this.#loop = loop;
@@ -186,6 +187,7 @@ export class Server {
     }
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

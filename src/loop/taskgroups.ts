@@ -22,7 +22,7 @@ export class TaskGroup {
   #onCompleted: Future<boolean> | null = null;
   readonly #onTaskDone = (task: Task<unknown>): void => this.#taskDone(task);
 
-  /** @internal Made by `taskGroup()`. */
+  /** @hidden Made by `taskGroup()`. */
   constructor(loop: EventLoop, parent: Task<unknown>) {
     this.#loop = loop;
     this.#parent = parent;
