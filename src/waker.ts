@@ -39,6 +39,17 @@ let nextFds: Fds | null = null;
  * another worker thread, post it `remoteFd` and call
  * `Waker.fromFd(remoteFd).wake()` there; close that side before this one,
  * since a closed fd's number can be reused.
+ *
+ * @example
+ * ```ts
+ * const sel = new Selector();
+ * const waker = new Waker();
+ * sel.register(waker, EVENT_READ);
+ * waker.wake(); // from this thread, or Waker.fromFd(remoteFd).wake() in a worker
+ * sel.select(null); // returns at once: the waker is readable
+ * waker.drain(); // true: there were wake-ups
+ * waker.close(); sel.close();
+ * ```
  */
 export class Waker {
   #readFd: number;

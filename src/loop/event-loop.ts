@@ -47,7 +47,27 @@ function defaultExceptionHandler(context: ExceptionContext): void {
 
 /**
  * An asyncio-style event loop over a Selector: runs tasks (generator
- * coroutines), timers, socket operations and signal handlers.
+ * coroutines), timers, socket operations and signal handlers. Coroutines
+ * are generator functions that wait with `yield*`. Most programs call
+ * `run(main)`, which makes and closes a loop; inside a task,
+ * `getRunningLoop()` is the loop.
+ *
+ * @example
+ * ```ts
+ * const loop = new EventLoop();
+ * try {
+ *   const result = loop.runUntilComplete((function* () {
+ *     const [a, b] = socketpair();
+ *     a.setBlocking(false); b.setBlocking(false);
+ *     yield* loop.sockSendall(a, Buffer.from('hi'));
+ *     const data = yield* loop.sockRecv(b, 1024);
+ *     a.close(); b.close();
+ *     return data.toString(); // 'hi'
+ *   })());
+ * } finally {
+ *   loop.close();
+ * }
+ * ```
  */
 export class EventLoop extends BaseEventLoop {
   #handler: ExceptionHandler | null = null;

@@ -76,6 +76,15 @@ function* connect(loop: EventLoop, address: Address): Coro<Socket> {
  * a reader and a writer for the connection (asyncio.open_connection).
  * `limit`: the reader's limit (default 64 KiB); `timeout`: ms allowed for
  * connecting, else TimeoutError.
+ *
+ * @example
+ * ```ts
+ * const [reader, writer] = yield* openConnection(['127.0.0.1', 8888]);
+ * writer.write('hello\n');
+ * const line = yield* reader.readline(); // a Buffer, up to and with '\n'
+ * writer.close();
+ * yield* writer.waitClosed();
+ * ```
  */
 export function* openConnection(
   address: Address,
@@ -267,10 +276,17 @@ function* pause(loop: EventLoop, ms: number): Coro<void> {
  * ends (at once, dropping unsent data, if it was cancelled or threw); an
  * error it throws goes to the loop's exception handler.
  *
- *   const server = yield* startServer(function* (reader, writer) {
- *     writer.write(yield* reader.readline());
+ * @example
+ * ```ts
+ * // An echo of each line, on a free port.
+ * const server = yield* startServer(function* (reader, writer) {
+ *   for (let line; (line = yield* reader.readline()).length > 0;) {
+ *     writer.write(line);
  *     yield* writer.drain();
- *   }, ['127.0.0.1', 8888]);
+ *   }
+ * }, ['127.0.0.1', 0]);
+ * server.sockets[0]!.getsockname(); // ['127.0.0.1', the port it got]
+ * ```
  */
 export function* startServer(
   onClient: (reader: StreamReader, writer: StreamWriter) => Coro<void>,
