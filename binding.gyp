@@ -16,6 +16,8 @@
         "native/waker.cc",
         "native/epoll.cc",
         "native/kqueue.cc",
+        "native/kqueue_logic.cc",
+        "native/kqueue_testing.cc",
         "native/poll.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

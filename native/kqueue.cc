@@ -1,8 +1,8 @@
 // kqueue(2) backend: one EVFILT_READ and/or EVFILT_WRITE filter per fd. The
-// backend keeps each fd's interest in a table indexed by fd, which Wait uses
-// to intersect masks and to merge the two filters of one fd into one entry.
-// (Keeping the interest in udata instead would need EV_ADD on a live filter
-// to refresh it, which libkqueue rejects for sockets.)
+// logic (the changes each call makes, each fd's interest, merging the two
+// filters of one fd into one entry) is in kqueue_logic.cc; this file makes
+// the kevent() calls. (Keeping the interest in udata instead would need
+// EV_ADD on a live filter to refresh it, which libkqueue rejects for sockets.)
 //
 // Built on macOS and the BSDs, and on Linux against libkqueue when
 // NS_HAVE_KQUEUE is defined by the build (see README).
@@ -20,12 +20,20 @@
 
 #include <vector>
 
+#include "kqueue_logic.h"
+
 namespace ns {
 namespace {
 
-class KqueueBackend final : public Backend {
+static_assert(EV_ADD == kq::kActionAdd && EV_DELETE == kq::kActionDelete &&
+                  EV_ENABLE == kq::kActionEnable && EV_DISABLE == kq::kActionDisable &&
+                  EV_CLEAR == kq::kFlagClear && EV_DISPATCH == kq::kFlagDispatch &&
+                  EV_ERROR == kq::kFlagError && EV_EOF == kq::kFlagEof,
+              "kqueue_logic.h's constants are this system's");
+
+class KqueueBackend final : public Backend, private kq::Kernel {
  public:
-  explicit KqueueBackend(int kq) : kq_(kq) {}
+  explicit KqueueBackend(int kq) : kq_(kq), state_(this, EVFILT_READ, EVFILT_WRITE) {}
   ~KqueueBackend() override { Close(); }
 
   int Fd() const override {
@@ -38,88 +46,41 @@ class KqueueBackend final : public Backend {
 #endif
   }
 
-  // Trigger modes other than level are refused until this backend maps
-  // them (EV_CLEAR for edge, EV_DISPATCH re-enabled by Modify for oneshot).
+  // Trigger modes: EV_CLEAR for edge, EV_DISPATCH (re-enabled by Modify)
+  // for oneshot; see kqueue_logic.h.
   int Add(int fd, uint32_t events, uint32_t mode) override {
-    if (mode != kModeLevel) return ENOSYS;
-    if (fd >= 0 && static_cast<size_t>(fd) < slots_.size() && slots_[fd].interest != 0) {
-      // This fd number was closed without Remove and has been reused. The
-      // kernel dropped its filters at close(), but libkqueue cannot notice a
-      // close and keeps them, and would refuse the EV_ADD: drop them first.
-      Apply(fd, slots_[fd].interest, EV_DELETE);
-      slots_[fd].interest = 0;
-    }
-    int err = Apply(fd, events, EV_ADD);
-    if (err != 0) {
-      Apply(fd, events, EV_DELETE);  // undo a half-add
-      return err;
-    }
-    if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(fd + 1);
-    slots_[fd].interest = events;
-    return 0;
+    return state_.Add(fd, events, mode);
   }
 
-  int Modify(int fd, uint32_t old_events, uint32_t, uint32_t events, uint32_t mode) override {
-    if (mode != kModeLevel) return ENOSYS;
-    // Only the filters that change are touched: a kept filter stays as is.
-    int err = Apply(fd, events & ~old_events, EV_ADD);
-    if (err == 0) err = Apply(fd, old_events & ~events, EV_DELETE);
-    // On failure either set of filters may be live; the caller removes the
-    // fd next, so just keep reporting whatever still fires.
-    SetInterest(fd, err == 0 ? events : old_events | events);
-    return err;
+  int Modify(int fd, uint32_t old_events, uint32_t old_mode, uint32_t events,
+             uint32_t mode) override {
+    return state_.Modify(fd, old_events, old_mode, events, mode);
   }
 
-  int Remove(int fd, uint32_t events) override {
-    SetInterest(fd, 0);
-    return Apply(fd, events, EV_DELETE);
-  }
+  int Remove(int fd, uint32_t events) override { return state_.Remove(fd, events); }
 
   int Wait(int64_t timeout_ns, ReadyEvent* out, int capacity) override {
     if (capacity <= 0) return 0;
-    if (static_cast<size_t>(capacity) > events_.size()) events_.resize(capacity);
+    int slots = state_.EventSlots(capacity);
+    if (static_cast<size_t>(slots) > events_.size()) {
+      events_.resize(slots);
+      changes_.resize(slots);
+    }
+    // The disables a oneshot report left owed ride on this call, ahead of
+    // the scan. No more than there are event slots: a failed one takes a
+    // slot for its EV_ERROR entry.
+    int k = 0;
+    int nchanges = state_.TakeDisables(slots, [&](int fd, int32_t filter) {
+      EV_SET(&changes_[k++], fd, filter, EV_DISABLE, 0, 0, 0);
+    });
+    kq::Timeout t = kq::ToTimeout(timeout_ns);
     timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout_ns >= 0) {
-      ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
-      ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
-      tsp = &ts;
-    }
-    int n = kevent(kq_, nullptr, 0, events_.data(), capacity, tsp);
+    ts.tv_sec = static_cast<time_t>(t.sec);
+    ts.tv_nsec = static_cast<long>(t.nsec);
+    int n = kevent(kq_, changes_.data(), nchanges, events_.data(), slots,
+                   t.infinite ? nullptr : &ts);
     if (n < 0) return -errno;
-    // A stamp per Wait marks which fds already have an entry this round,
-    // so nothing needs clearing between calls.
-    if (++stamp_ == 0) {
-      for (Slot& s : slots_) s.stamp = 0;
-      stamp_ = 1;
-    }
-    int count = 0;
-    for (int i = 0; i < n; i++) {
-      const struct kevent& ev = events_[i];
-      size_t fd = static_cast<size_t>(ev.ident);
-      if (fd >= slots_.size()) continue;
-      Slot& slot = slots_[fd];
-      uint32_t mask;
-      if (ev.filter == EVFILT_WRITE && (ev.flags & (EV_EOF | EV_ERROR))) {
-        // Nothing can be sent any more (hang-up or error): ready for all.
-        mask = slot.interest;
-      } else {
-        // EV_EOF on the read filter is a readable end of file; on a socket
-        // the peer may only have shut down its side, so writing may go on.
-        mask = ev.filter == EVFILT_READ ? kEventRead : kEventWrite;
-      }
-      mask &= slot.interest;
-      if (slot.stamp == stamp_) {
-        out[slot.index].mask |= static_cast<int32_t>(mask);
-        continue;
-      }
-      slot.stamp = stamp_;
-      slot.index = static_cast<uint32_t>(count);
-      out[count].fd = static_cast<int32_t>(fd);
-      out[count].mask = static_cast<int32_t>(mask);
-      count++;
-    }
-    return count;
+    return state_.Collect(events_.data(), n, out, capacity);
   }
 
   void Close() override {
@@ -130,39 +91,21 @@ class KqueueBackend final : public Backend {
   }
 
  private:
-  struct Slot {
-    uint32_t interest = 0;
-    uint32_t stamp = 0;  // == stamp_: already has an entry at out[index]
-    uint32_t index = 0;
-  };
-
-  // Applies `action` to the filters named by `filters`, in one call that
-  // stops at the first failure. (udata is 0, not nullptr: it is an intptr_t
-  // on older NetBSD.)
-  int Apply(int fd, uint32_t filters, uint16_t action) {
-    struct kevent changes[2];
-    int n = 0;
-    if (filters & kEventRead) {
-      EV_SET(&changes[n++], fd, EVFILT_READ, action, 0, 0, 0);
-    }
-    if (filters & kEventWrite) {
-      EV_SET(&changes[n++], fd, EVFILT_WRITE, action, 0, 0, 0);
-    }
-    if (n == 0) return 0;
+  // One change per call. (udata is 0, not nullptr: it is an intptr_t on
+  // older NetBSD.)
+  int Change(int fd, int32_t filter, uint16_t flags) override {
+    struct kevent change;
+    EV_SET(&change, fd, filter, flags, 0, 0, 0);
     errno = 0;
-    if (kevent(kq_, changes, n, nullptr, 0, nullptr) >= 0) return 0;
+    if (kevent(kq_, &change, 1, nullptr, 0, nullptr) >= 0) return 0;
     // libkqueue can fail without setting errno; never report that as success.
     return errno != 0 ? errno : EINVAL;
   }
 
-  void SetInterest(int fd, uint32_t events) {
-    if (fd >= 0 && static_cast<size_t>(fd) < slots_.size()) slots_[fd].interest = events;
-  }
-
   int kq_;
-  uint32_t stamp_ = 0;
+  kq::State state_;
   std::vector<struct kevent> events_;
-  std::vector<Slot> slots_;  // indexed by fd
+  std::vector<struct kevent> changes_;  // as long as events_
 };
 
 }  // namespace

@@ -72,8 +72,14 @@ class PollBackend final : public Backend {
   int Wait(int64_t timeout_ns, ReadyEvent* out, int capacity) override {
     int n = poll(fds_.data(), static_cast<nfds_t>(fds_.size()), TimeoutMs(timeout_ns));
     if (n < 0) return -errno;
+    // The scan starts where the last full one stopped, so that with more
+    // ready fds than `capacity` each is reported within a few waits instead
+    // of the first ones in the array every time.
+    const size_t size = fds_.size();
+    const size_t start = next_ < size ? next_ : 0;
     int count = 0;
-    for (size_t i = 0; i < fds_.size() && count < n && count < capacity; i++) {
+    for (size_t k = 0; k < size && count < n && count < capacity; k++) {
+      size_t i = start + k < size ? start + k : start + k - size;
       short re = fds_[i].revents;
       if (re == 0) continue;
       uint32_t registered = interest_[i].events;
@@ -89,6 +95,7 @@ class PollBackend final : public Backend {
       count++;
       // Only what is reported disarms: an fd past `capacity` keeps its turn.
       if (interest_[i].mode & kModeOneshot) fds_[i].fd = ~fds_[i].fd;
+      if (count == capacity) next_ = i + 1;
     }
     return count;
   }
@@ -108,6 +115,7 @@ class PollBackend final : public Backend {
   std::vector<pollfd> fds_;
   std::vector<Interest> interest_;  // parallel to fds_
   std::vector<int> slot_of_;        // fd -> index in fds_, or -1
+  size_t next_ = 0;                 // where Wait's scan starts
 };
 
 }  // namespace

@@ -51,10 +51,11 @@ describe.each<Launcher>(['node', 'npx'])('under %s', (launcher) => {
     await example.waitForLine(/^Giving 1 connection\(s\) 2 s to finish$/);
     // A person's second press, not a launcher's relay of the first.
     await new Promise((resolve) => setTimeout(resolve, 400));
-    const secondAt = performance.now();
     example.interrupt();
     expect(await example.waitForExit(5000)).toEqual(launcherExit(launcher));
-    expect(performance.now() - secondAt).toBeLessThan(1000);
+    // The example's own clock, from the first Ctrl-C: the 2 s grace was cut
+    // short (a wall-clock bound here failed under the sanitizers on a busy machine).
+    expect(example.lines).toContainEqual(expect.stringMatching(/^Shut down in [01]\.\d s$/));
     expect(example.lines.filter((line) => line.startsWith('Got SIGINT again'))).toEqual([
       'Got SIGINT again: cancelling 1 connection(s) now',
     ]);

@@ -135,7 +135,9 @@ class World {
 
 interface Entry<T> {
   key: SelectorKey<T>;
-  registered: Resource; // the file the kernel registration (if any) belongs to
+  // The file the kernel registration (if any) belongs to; null for a file
+  // not ours (libkqueue opens fds of its own, which take free numbers).
+  registered: Resource | null;
   armed: boolean;       // false: a oneshot key that has reported since its last (re-)arming
 }
 
@@ -180,13 +182,10 @@ function checkModeOption(backend: BackendName, mode: unknown): Expected | null {
   return null;
 }
 
-/** The kqueue backend does not map the non-level modes yet: give it level (and keep the hostile value). */
-function modeFor(backend: BackendName, mode: PollMode | 'bad' | undefined): PollMode | 'bad' | undefined {
-  return backend === 'kqueue' && mode !== undefined && mode !== 'bad' ? 'level' : mode;
-}
-
-function readiness(r: Resource): number | 'hangup' {
-  if (r.kind === 'file') return EVENT_READ | EVENT_WRITE;
+function readiness(r: Resource, backend: BackendName): number | 'hangup' {
+  // The file stays empty. poll(2) calls a regular file always ready; kqueue
+  // calls it readable only while there is data past the file offset.
+  if (r.kind === 'file') return backend === 'kqueue' ? EVENT_WRITE : EVENT_READ | EVENT_WRITE;
   if (!r.peer!.open) return 'hangup';
   return (r.pending > 0 ? EVENT_READ : 0) | EVENT_WRITE;
 }
@@ -221,6 +220,7 @@ class Model<T> {
   /** What the OS says to changing the events of a registered fd: null = success. */
   modifyResult(e: Entry<T>): Expected | null | 'unknown' {
     if (this.backend === 'poll') return null; // no kernel state to disagree with
+    if (e.registered === null) return 'unknown';
     if (e.registered.open) return null;
     if (this.backend === 'kqueue') return 'unknown';
     // epoll dropped the registration when the file closed. The number may
@@ -237,12 +237,14 @@ class Model<T> {
     let ready: number | 'any' | 'hangup';
     if (this.backend === 'poll') {
       const now = this.world.holder(fd);
-      if (now) ready = readiness(now);
+      if (now) ready = readiness(now, this.backend);
       else ready = this.world.state(fd) === 'closed' ? 'hangup' : 'any'; // POLLNVAL
+    } else if (e.registered === null) {
+      ready = 'any';
     } else if (!e.registered.open) {
       ready = this.backend === 'epoll' ? 0 : 'any'; // epoll forgot it; kqueue: not modelled
     } else {
-      ready = readiness(e.registered);
+      ready = readiness(e.registered, this.backend);
       if (ready === 'hangup' && this.backend === 'kqueue') ready = 'any'; // EV_EOF per filter
     }
     if (ready === 'any') return 'any';
@@ -345,6 +347,13 @@ function expectOutcome<R>(what: string, call: () => R, expected: Expected | 'unk
   return result;
 }
 
+// kqueue emulated by libkqueue (Linux) gets no regular file, a documented
+// limit of the emulation: it cannot see close(), so the filter of an fd
+// closed while registered lives on in it, and the eventfd it opens to watch
+// a file can get that number; unregistering the closed fd then unwatches
+// the file, and closing the selector leaks the eventfd.
+const WITH_FILE = (backend: BackendName): boolean => !(backend === 'kqueue' && process.platform === 'linux');
+
 function runSequence(backend: BackendName, ops: Op[]): void {
   const world = new World();
   const sel = new Selector<unknown>({ backend });
@@ -352,7 +361,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
   const closedIf = (e: Expected | 'unknown'): Expected | 'unknown' => (model.closed ? { error: 'closed' } : e);
   try {
     for (let slot = 0; slot < PAIRS; slot++) world.openPair(slot);
-    world.openFile();
+    if (WITH_FILE(backend)) world.openFile();
     for (const [step, o] of ops.entries()) {
       const what = `step ${step}: ${JSON.stringify(o)}`;
       const r = 't' in o ? world.target(o.t) : null;
@@ -365,7 +374,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
           world.openPair(o.slot);
           break;
         }
-        case 'openFile': world.openFile(); break;
+        case 'openFile': if (WITH_FILE(backend)) world.openFile(); break;
         case 'send':
           if (r?.kind === 'sock' && r.open && r.peer!.open) {
             expect(r.sock!.send(Buffer.from('x'))).toBe(1);
@@ -391,7 +400,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
         case 'register': {
           if (!r) break;
           const fileobj = world.fileobj(r, o.form);
-          const mode = modeFor(backend, o.mode);
+          const mode = o.mode;
           let expected: Expected | 'unknown' = { ok: true };
           const fd = toFd(fileobj);
           const modeError = checkModeOption(backend, mode);
@@ -406,7 +415,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
           if (key) {
             expect(key, what).toEqual({ fileobj, fd: (fd as { fd: number }).fd, events: o.events, data: o.data, mode: mode ?? 'level' });
             expect(Object.isFrozen(key)).toBe(true);
-            model.entries.set(key.fd, { key, registered: world.holder(key.fd)!, armed: true });
+            model.entries.set(key.fd, { key, registered: world.holder(key.fd) ?? null, armed: true });
           }
           break;
         }
@@ -428,7 +437,7 @@ function runSequence(backend: BackendName, ops: Op[]): void {
         case 'modify': {
           if (!r) break;
           const fileobj = world.fileobj(r, o.form);
-          const mode = modeFor(backend, o.mode);
+          const mode = o.mode;
           const found = model.lookup(fileobj);
           const modeError = checkModeOption(backend, mode);
           let expected: Expected | 'unknown' = modeError ?? ('key' in found ? { ok: true } : found);
