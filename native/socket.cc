@@ -60,6 +60,17 @@ int WithCloexec(int type) {
 #endif
 }
 
+// Runs a system call again while a signal interrupts it (PEP 475): the
+// calls retried this way have no timeout of their own to recompute.
+template <typename Call>
+auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) r;
+  do {
+    r = call();
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
 // sockaddr -> JS address: [host, port] for IP, the path for AF_UNIX ('' when
 // unnamed; abstract Linux names keep their leading NUL).
 Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& ss, socklen_t len) {
@@ -317,9 +328,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   if (connect(fd, sa, len) == 0) return Napi::Number::New(info.Env(), 0);
   if (errno != EINTR) return Errno(info.Env(), errno);
   pollfd p{fd, POLLOUT, 0};
-  while (poll(&p, 1, -1) < 0) {
-    if (errno != EINTR) return Errno(info.Env(), errno);
-  }
+  if (RetryOnEintr([&] { return poll(&p, 1, -1); }) < 0) return Errno(info.Env(), errno);
   int err = 0;
   socklen_t errlen = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0) err = errno;
@@ -339,15 +348,14 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd)) return {};
   sockaddr_storage ss;
   socklen_t len;
-  int conn;
-  do {
+  int conn = RetryOnEintr([&] {
     len = sizeof ss;
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-    conn = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    return accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
 #else
-    conn = accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    return accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
 #endif
-  } while (conn < 0 && errno == EINTR);
+  });
   if (conn < 0) return Errno(info.Env(), errno);
 #if !defined(__linux__) && !defined(__FreeBSD__) && !defined(__NetBSD__) && !defined(__OpenBSD__)
   fcntl(conn, F_SETFD, FD_CLOEXEC);
@@ -368,10 +376,7 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   uint8_t* data;
   size_t length;
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
-  ssize_t n;
-  do {
-    n = recv(fd, data, length, flags);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return recv(fd, data, length, flags); });
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
@@ -383,11 +388,10 @@ Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
   sockaddr_storage ss;
   socklen_t len;
-  ssize_t n;
-  do {
+  ssize_t n = RetryOnEintr([&] {
     len = sizeof ss;
-    n = recvfrom(fd, data, length, flags, reinterpret_cast<sockaddr*>(&ss), &len);
-  } while (n < 0 && errno == EINTR);
+    return recvfrom(fd, data, length, flags, reinterpret_cast<sockaddr*>(&ss), &len);
+  });
   if (n < 0) return Errno(info.Env(), errno);
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, static_cast<double>(n));
@@ -401,10 +405,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   uint8_t* data;
   size_t length;
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
-  ssize_t n;
-  do {
-    n = send(fd, data, length, flags | kSendFlags);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return send(fd, data, length, flags | kSendFlags); });
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
@@ -418,10 +419,7 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags) ||
       !ArgSockaddr(info, 5, &sa, &salen))
     return {};
-  ssize_t n;
-  do {
-    n = sendto(fd, data, length, flags | kSendFlags, sa, salen);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return sendto(fd, data, length, flags | kSendFlags, sa, salen); });
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 

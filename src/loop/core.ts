@@ -25,7 +25,9 @@ import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
 /** What the exception handler is told. */
 export interface ExceptionContext {
+  /** What happened, e.g. "Task exception was never retrieved". */
   message: string;
+  /** The error, when there is one. */
   exception?: unknown;
   /** The task concerned, when it is still around. */
   task?: Task<unknown>;
@@ -126,6 +128,7 @@ export abstract class BaseEventLoop implements LoopCore {
     return this.#mode !== IDLE;
   }
 
+  /** True once `close()` has been called. */
   isClosed(): boolean {
     return this.#closed;
   }
@@ -148,6 +151,7 @@ export abstract class BaseEventLoop implements LoopCore {
     this.#selector.close();
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -4,7 +4,8 @@
 // the thread in select (run-blocking.ts: the fastest); runAsync() runs the
 // same iterations inside Node's own loop (run-async.ts). run() is in
 // runners.ts.
-import { EVENT_READ, EVENT_WRITE, type FileObject, fileobjToFd } from '../selector.js';
+import { EVENT_READ, EVENT_WRITE, type FileObject } from '../selector.js';
+import { fileobjToFd } from '../selector-keys.js';
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { BaseEventLoop, type ExceptionContext } from './core.js';
@@ -50,7 +51,27 @@ function defaultExceptionHandler(context: ExceptionContext): void {
 
 /**
  * An asyncio-style event loop over a Selector: runs tasks (generator
- * coroutines), timers, socket operations and signal handlers.
+ * coroutines), timers, socket operations and signal handlers. Coroutines
+ * are generator functions that wait with `yield*`. Most programs call
+ * `run(main)`, which makes and closes a loop; inside a task,
+ * `getRunningLoop()` is the loop.
+ *
+ * @example
+ * ```ts
+ * const loop = new EventLoop();
+ * try {
+ *   const result = loop.runUntilComplete((function* () {
+ *     const [a, b] = socketpair();
+ *     a.setBlocking(false); b.setBlocking(false);
+ *     yield* loop.sockSendall(a, Buffer.from('hi'));
+ *     const data = yield* loop.sockRecv(b, 1024);
+ *     a.close(); b.close();
+ *     return data.toString(); // 'hi'
+ *   })());
+ * } finally {
+ *   loop.close();
+ * }
+ * ```
  */
 export class EventLoop extends BaseEventLoop {
   #handler: ExceptionHandler | null = null;
@@ -152,6 +173,7 @@ export class EventLoop extends BaseEventLoop {
     this.#handler = handler;
   }
 
+  /** The handler set by `setExceptionHandler`, or null for the default. */
   getExceptionHandler(): ExceptionHandler | null {
     return this.#handler;
   }
@@ -178,7 +200,7 @@ export class EventLoop extends BaseEventLoop {
   // ---- sockets (sock-ops.ts) -----------------------------------------------
 
   /** Accepts a connection: a new non-blocking Socket and the peer's address. */
-  sockAccept(sock: Socket): Coro<[Socket, Address]> {
+  sockAccept<F extends number>(sock: Socket<F>): Coro<[Socket<F>, Address]> {
     return sockAccept(this, this._io, sock);
   }
 

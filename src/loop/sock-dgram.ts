@@ -12,7 +12,8 @@ import { EVENT_READ, EVENT_WRITE } from '../selector.js';
 import type { Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, INT32_MAX } from '../validate.js';
 import type { IoWatcher } from './io.js';
-import { copyOut, readBufferFor, SockOp, socketFd } from './sock-ops.js';
+import { recvBuffer, takeReceived } from '../recv-buffer.js';
+import { SockOp, socketFd } from './sock-ops.js';
 import type { LoopCore } from './task.js';
 
 const EAGAIN = errno.EAGAIN!;
@@ -53,11 +54,11 @@ export class RecvfromOp<T extends Buffer | number> extends SockOp<[T, Address]> 
   protected attempt(): boolean {
     // Taken here, not in start(): the scratch is shared, and only the span
     // from the read to the copy-out is ours.
-    if (this.copy) this.#buf = readBufferFor(this.#length);
+    if (this.copy) this.#buf = recvBuffer(this.#length);
     const out = tryRecvFrom(this.fd, this.#buf, 0, this.#length);
     if (typeof out !== 'number') {
       const got = out[0];
-      const data = this.copy ? copyOut(this.#buf as Buffer, got, this.#length) : got;
+      const data = this.copy ? takeReceived(this.#buf as Buffer, got, this.#length) : got;
       this.result = [data as T, toAddress(out[1])];
       return true;
     }

@@ -17,6 +17,7 @@
 import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno, OSError } from '../errors.js';
 import { isBlockingFd, tryAccept, tryRecvInto, trySend } from '../loop-interface.js';
+import { recvBuffer, takeReceived } from '../recv-buffer.js';
 import { EVENT_READ, EVENT_WRITE } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
@@ -60,7 +61,9 @@ export function requireNonBlocking(fd: number, what: string): void {
 }
 
 /** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
-export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
+export function* sockAccept<F extends number>(
+  loop: LoopCore, io: IoWatcher, sock: Socket<F>,
+): Coro<[Socket<F>, Address]> {
   const fd = socketFd(sock, 'accept');
   requireNonBlocking(fd, 'sockAccept');
   for (;;) {
@@ -100,29 +103,6 @@ export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, addres
 }
 
 // ---- the hot ones: hand-written iterators ----------------------------------
-
-// sockRecv reads into this, then copies out what came (as Socket.recv), so
-// a recv(65536) that gets 10 bytes neither allocates nor pins 64 KiB. The
-// read and the copy happen with no pause between them, so one scratch
-// serves every task.
-const SCRATCH_SIZE = 65536;
-let scratch: Buffer | null = null;
-
-/** Where to read up to `n` bytes for a copy-out: the shared scratch, or a Buffer of their own. */
-export function readBufferFor(n: number): Buffer {
-  return n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
-}
-
-/** The `got` bytes read into `buf` (from readBufferFor(length)), as a Buffer of their own. */
-export function copyOut(buf: Buffer, got: number, length: number): Buffer {
-  // Copy out of the scratch, or out of a big buffer mostly left empty.
-  if (buf === scratch || got < length / 2) {
-    const out = Buffer.allocUnsafe(got);
-    buf.copy(out, 0, 0, got);
-    return out;
-  }
-  return buf.subarray(0, got);
-}
 
 // What every parked op returns: yield* hands this very object up to the
 // task (the language passes a delegate's results through unchanged), so it
@@ -224,7 +204,7 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
     if (this.copy) n = checkInt(this.arg, 'n', 0, INT32_MAX);
     const fd = socketFd(this.sock, 'recv');
     if (this.copy) {
-      this.#buf = readBufferFor(n);
+      this.#buf = recvBuffer(n);
       this.#length = n;
     } else {
       this.#buf = checkBytes(this.arg, 'buf');
@@ -242,7 +222,7 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
       const got = tryRecvInto(this.fd, this.#buf, 0, this.#length);
       if (got >= 0) {
         if (state !== undefined) state.drained = got > 0 && got < this.#length;
-        this.result = (this.copy ? copyOut(this.#buf as Buffer, got, this.#length) : got) as T;
+        this.result = (this.copy ? takeReceived(this.#buf as Buffer, got, this.#length) : got) as T;
         return true;
       }
       if (got !== -EAGAIN) throw errorFromErrno(-got, 'recv');

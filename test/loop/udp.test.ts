@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import {
+  type AddressFamily,
   AF_INET, AF_INET6, AF_UNIX, CancelledError, type Coro, SOCK_DGRAM, sleep, Socket,
 } from '../../src/index.js';
 import { RUN_TABLE, runOn } from './surface-support.js';
@@ -17,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ns-udp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const open: Socket[] = [];
-function udp(family = AF_INET, host = '127.0.0.1'): [Socket, [string, number]] {
+function udp(family: AddressFamily<'AF_INET' | 'AF_INET6'> = AF_INET, host = '127.0.0.1'): [Socket, [string, number]] {
   const sock = new Socket(family, SOCK_DGRAM);
   open.push(sock);
   sock.setBlocking(false);
