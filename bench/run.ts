@@ -79,6 +79,9 @@ const SERVERS: ServerSpec[] = [
     cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'blocking') },
   { name: 'ns-loop-async', startTimeoutMs: 30_000,
     cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'async') },
+  // The streams (StreamReader/StreamWriter) over the same loop, blocking.
+  { name: 'ns-streams', startTimeoutMs: 30_000,
+    cmd: (h, p) => tsx('bench/servers/streams-echo.ts', h, `${p}`) },
 ];
 
 // Ratios are computed against these two, when they are part of the run.

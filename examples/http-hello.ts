@@ -1,10 +1,14 @@
 // Beyond the chapter: the loop-echo.ts server speaking HTTP/1.1. Each
 // connection's task reads requests, answers each with "Hello, world!", and
 // keeps the connection for the next request, as HTTP/1.1 does by default.
-// Good enough for curl, a browser, and load generators such as wrk.
+// Good enough for curl, a browser, and load generators such as wrk. With
+// --root DIR it also serves the files in DIR as /file/NAME, sent with
+// loop.sockSendfile(): sendfile(2), so the bytes go from the page cache to
+// the socket without passing through JS.
 //
-//   node --import tsx examples/http-hello.ts [HOST] [PORT] [--quiet]
+//   node --import tsx examples/http-hello.ts [HOST] [PORT] [--quiet] [--root DIR]
 //   curl -v http://127.0.0.1:8000/ http://127.0.0.1:8000/again   (one connection, two requests)
+//   curl -O http://127.0.0.1:8000/file/NAME      (with --root DIR: DIR/NAME)
 //   wrk -t2 -c64 -d5s http://127.0.0.1:8000/     (start the server with --quiet)
 //
 // What it does of HTTP/1.1 (RFC 9112), and no more:
@@ -26,10 +30,15 @@
 //   may still send for up to 2 s before closing. Closing a socket with
 //   unread data makes the kernel send a reset, which can destroy the answer
 //   before the client has read it.
+// - /file/NAME (with --root): NAME is one plain file name in DIR: no '/',
+//   no '..', nothing hidden, no symbolic link; anything else is 403, a name
+//   that is not there 404.
 // It has no timeouts for idle or slow clients (a real server would wrap the
-// reads in waitFor), and it answers every method and path the same way.
+// reads in waitFor), and it answers every other method and path the same way.
 //
 // reuseport-workers.ts runs this same connection task in several threads.
+import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import {
@@ -51,7 +60,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/;
 
 const REASONS: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 431: 'Request Header Fields Too Large',
+  200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 431: 'Request Header Fields Too Large',
   501: 'Not Implemented', 505: 'HTTP Version Not Supported',
 };
 
@@ -123,13 +132,23 @@ function parseHead(head: string): Request {
   };
 }
 
+/** How to answer: keep the connection?, the client's HTTP/1.x, and a HEAD or a file's head only. */
+interface AnswerOptions {
+  keepAlive: boolean;
+  minor: number;
+  head?: boolean;
+  /** For a file's head: its length and type (the body follows by sendfile). */
+  length?: number;
+  type?: string;
+}
+
 /** An answer: status line, header fields, and the body (none for HEAD). */
-function response(status: number, body: Buffer, options: { keepAlive: boolean; minor: number; head?: boolean }): Buffer {
+function response(status: number, body: Buffer, options: AnswerOptions): Buffer {
   const lines = [
     `HTTP/1.1 ${status} ${REASONS[status]}`,
     `Date: ${new Date().toUTCString()}`,
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${body.length}`,
+    `Content-Type: ${options.type ?? 'text/plain; charset=utf-8'}`,
+    `Content-Length: ${options.length ?? body.length}`,
   ];
   if (!options.keepAlive) lines.push('Connection: close');
   else if (options.minor === 0) lines.push('Connection: keep-alive');
@@ -138,10 +157,41 @@ function response(status: number, body: Buffer, options: { keepAlive: boolean; m
 }
 
 /**
- * Serves one connection until the client or an answer closes it; then
- * closes the socket. `name` is how `log` calls the client.
+ * The file `/file/NAME` asks for, opened, or the status to answer instead.
+ * (openSync blocks the loop for a moment: fine for an example.)
  */
-export function* serveHttp(loop: EventLoop, connection: Socket, name: string, log: (line: string) => void): Coro<void> {
+function openFile(root: string | undefined, target: string): { fd: number; size: number } | 403 | 404 {
+  if (root === undefined) return 404;
+  let name: string;
+  try {
+    name = decodeURIComponent(target.slice('/file/'.length).replace(/\?.*$/, ''));
+  } catch {
+    return 404; // bad %-escapes
+  }
+  // One plain name: no path separator (so no '..' walks out of root), no
+  // NUL, and nothing hidden. O_NOFOLLOW refuses a symbolic link.
+  if (name === '' || /[/\\\0]/.test(name) || name.startsWith('.')) return 403;
+  let fd: number;
+  try {
+    fd = openSync(join(root, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 404 : 403;
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    return 403;
+  }
+  return { fd, size: stat.size };
+}
+
+/**
+ * Serves one connection until the client or an answer closes it; then
+ * closes the socket. `name` is how `log` calls the client; `root` is the
+ * directory /file/NAME is served from (none: 404).
+ */
+export function* serveHttp(loop: EventLoop, connection: Socket, name: string, log: (line: string) => void,
+  root?: string): Coro<void> {
   let received: Buffer = EMPTY; // read, not yet parsed
   const replies: Buffer[] = []; // answers not yet sent
 
@@ -215,8 +265,26 @@ export function* serveHttp(loop: EventLoop, connection: Socket, name: string, lo
 
       // 3. The answer. It waits in `replies` until we need to read again, so
       // pipelined requests that are already here are answered in one send.
-      log(`${name} "${request.method} ${request.target} HTTP/1.${request.minor}" 200`);
-      replies.push(response(200, HELLO, { ...request, head: request.method === 'HEAD' }));
+      const headOnly = request.method === 'HEAD';
+      const file = request.target.startsWith('/file/') ? openFile(root, request.target) : null;
+      log(`${name} "${request.method} ${request.target} HTTP/1.${request.minor}" ${typeof file === 'number' ? file : 200}`);
+      if (file === null) {
+        replies.push(response(200, HELLO, { ...request, head: headOnly }));
+      } else if (typeof file === 'number') {
+        replies.push(response(file, Buffer.from(`${REASONS[file]}\n`), { ...request, head: headOnly }));
+      } else {
+        // The head goes out with what is owed before it; then the body
+        // straight from the file.
+        try {
+          replies.push(response(200, EMPTY, { ...request, head: true, length: file.size, type: 'application/octet-stream' }));
+          yield* sendReplies();
+          const sent = headOnly || file.size === 0 ? file.size : yield* loop.sockSendfile(connection, file.fd, 0, file.size);
+          // The file shrank while we sent it: the client will see a short body.
+          if (sent < file.size) return;
+        } finally {
+          closeSync(file.fd);
+        }
+      }
       if (!request.keepAlive) {
         yield* closeGently();
         return;
@@ -231,7 +299,12 @@ export function* serveHttp(loop: EventLoop, connection: Socket, name: string, lo
 }
 
 function* main(): Coro<void> {
-  const { host, port, family, quiet } = exampleOptions();
+  const { host, port, family, quiet, values } = exampleOptions({ values: ['root'] });
+  const root = values.root === undefined ? undefined : resolve(values.root);
+  if (root !== undefined && !statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+    console.error(`--root (or ROOT) must be a directory, got ${values.root}`);
+    process.exit(2);
+  }
   const log = quiet ? (_line: string): void => {} : (line: string): void => console.log(line);
   const loop = getRunningLoop();
   const serverSocket = bindOrExit(host, port, () => createServer([host, port], { family })); // bound, listening, SO_REUSEADDR
@@ -246,7 +319,7 @@ function* main(): Coro<void> {
       const [connection, address] = yield* loop.sockAccept(serverSocket);
       // An answer is one small write: send it now, do not wait to fill a segment.
       connection.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
-      loop.createTask(serveHttp(loop, connection, showAddress(address), log));
+      loop.createTask(serveHttp(loop, connection, showAddress(address), log, root));
     }
   } finally {
     serverSocket.close();

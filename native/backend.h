@@ -19,6 +19,15 @@ enum : uint32_t { kEventRead = 1, kEventWrite = 2 };
 enum : uint32_t { kModeLevel = 0, kModeEdge = 1, kModeOneshot = 2 };
 constexpr uint32_t kModeAll = kModeEdge | kModeOneshot;
 
+// A Wait timeout in the whole milliseconds epoll_wait and poll(2) take: -1
+// (forever) stays -1, anything else is rounded up, so the wait never ends
+// before the caller's deadline, and capped at INT_MAX.
+inline int TimeoutMs(int64_t timeout_ns) {
+  if (timeout_ns < 0) return -1;
+  int64_t ms = (timeout_ns + 999999) / 1000000;
+  return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+}
+
 // One ready fd, as written into the caller's buffer.
 struct ReadyEvent {
   int32_t fd;

@@ -50,14 +50,7 @@ class EpollBackend final : public Backend {
     // Grows with the caller's capacity (which follows the number of
     // registered fds), so the steady state allocates nothing.
     if (static_cast<size_t>(capacity) > events_.size()) events_.resize(capacity);
-    int timeout_ms = -1;
-    if (timeout_ns >= 0) {
-      // Round up: epoll_wait counts whole milliseconds and must not wake
-      // before the caller's deadline.
-      int64_t ms = (timeout_ns + 999999) / 1000000;
-      timeout_ms = ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
-    }
-    int n = epoll_wait(epfd_, events_.data(), capacity, timeout_ms);
+    int n = epoll_wait(epfd_, events_.data(), capacity, TimeoutMs(timeout_ns));
     if (n < 0) return -errno;
     for (int i = 0; i < n; i++) {
       const epoll_event& ev = events_[i];

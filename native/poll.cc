@@ -70,12 +70,7 @@ class PollBackend final : public Backend {
   }
 
   int Wait(int64_t timeout_ns, ReadyEvent* out, int capacity) override {
-    int timeout_ms = -1;
-    if (timeout_ns >= 0) {
-      int64_t ms = (timeout_ns + 999999) / 1000000;  // never wake early
-      timeout_ms = ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
-    }
-    int n = poll(fds_.data(), static_cast<nfds_t>(fds_.size()), timeout_ms);
+    int n = poll(fds_.data(), static_cast<nfds_t>(fds_.size()), TimeoutMs(timeout_ns));
     if (n < 0) return -errno;
     // The scan starts where the last full one stopped, so that with more
     // ready fds than `capacity` each is reported within a few waits instead

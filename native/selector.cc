@@ -129,7 +129,9 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
     return false;
   }
 
-  bool Open(Napi::Env env) {
+  // True while the selector is open; once closed, false with a JS Error
+  // pending (the caller returns at once).
+  bool OpenOrThrow(Napi::Env env) {
     if (backend_) return true;
     Napi::Error::New(env, "selector is closed").ThrowAsJavaScriptException();
     return false;
@@ -151,7 +153,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   Napi::Value Add(const Napi::CallbackInfo& info) {
     int fd, events;
     uint32_t mode;
-    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) ||
+    if (!OpenOrThrow(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) ||
         !ArgMode(info, 2, &mode))
       return {};
     if (!CheckInterest(info, events, "events")) return {};
@@ -164,7 +166,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   Napi::Value Modify(const Napi::CallbackInfo& info) {
     int fd, old_events, events;
     uint32_t old_mode, mode;
-    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) ||
+    if (!OpenOrThrow(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) ||
         !ArgInt(info, 2, &events) || !ArgMode(info, 3, &old_mode) || !ArgMode(info, 4, &mode))
       return {};
     if (!CheckInterest(info, events, "events")) return {};
@@ -179,7 +181,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   // the OS may already have dropped it (closed fd).
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     int fd, events;
-    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
+    if (!OpenOrThrow(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
     if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), EBADF);
     int err = backend_->Remove(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite));
     return Napi::Number::New(info.Env(), -err);
@@ -191,7 +193,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   Napi::Value Wait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     double timeout_ms;
-    if (!Open(env) || !ArgDouble(info, 0, &timeout_ms)) return {};
+    if (!OpenOrThrow(env) || !ArgDouble(info, 0, &timeout_ms)) return {};
     if (!info[1].IsTypedArray() ||
         info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       Napi::TypeError::New(env, "ready must be an Int32Array").ThrowAsJavaScriptException();
@@ -271,7 +273,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
 
   Napi::Value WatchSignal(const Napi::CallbackInfo& info) {
     int signo;
-    if (!Open(info.Env()) || !ArgInt(info, 0, &signo)) return {};
+    if (!OpenOrThrow(info.Env()) || !ArgInt(info, 0, &signo)) return {};
     return Napi::Number::New(info.Env(), -ns::WatchSignal(signo, wake_[1]));
   }
 
@@ -302,7 +304,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   // driven from Node's own loop without blocking it.
   Napi::Value StartWatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!Open(env)) return {};
+    if (!OpenOrThrow(env)) return {};
     if (!info[0].IsFunction()) {
       Napi::TypeError::New(env, "callback must be a function").ThrowAsJavaScriptException();
       return {};

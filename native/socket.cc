@@ -17,6 +17,11 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__DragonFly__)
+#include <sys/uio.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -53,6 +58,17 @@ int WithCloexec(int type) {
 #else
   return type;
 #endif
+}
+
+// Runs a system call again while a signal interrupts it (PEP 475): the
+// calls retried this way have no timeout of their own to recompute.
+template <typename Call>
+auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) r;
+  do {
+    r = call();
+  } while (r < 0 && errno == EINTR);
+  return r;
 }
 
 // sockaddr -> JS address: [host, port] for IP, the path for AF_UNIX ('' when
@@ -312,9 +328,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   if (connect(fd, sa, len) == 0) return Napi::Number::New(info.Env(), 0);
   if (errno != EINTR) return Errno(info.Env(), errno);
   pollfd p{fd, POLLOUT, 0};
-  while (poll(&p, 1, -1) < 0) {
-    if (errno != EINTR) return Errno(info.Env(), errno);
-  }
+  if (RetryOnEintr([&] { return poll(&p, 1, -1); }) < 0) return Errno(info.Env(), errno);
   int err = 0;
   socklen_t errlen = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0) err = errno;
@@ -334,15 +348,14 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd)) return {};
   sockaddr_storage ss;
   socklen_t len;
-  int conn;
-  do {
+  int conn = RetryOnEintr([&] {
     len = sizeof ss;
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-    conn = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    return accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
 #else
-    conn = accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    return accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
 #endif
-  } while (conn < 0 && errno == EINTR);
+  });
   if (conn < 0) return Errno(info.Env(), errno);
 #if !defined(__linux__) && !defined(__FreeBSD__) && !defined(__NetBSD__) && !defined(__OpenBSD__)
   fcntl(conn, F_SETFD, FD_CLOEXEC);
@@ -363,10 +376,7 @@ Napi::Value RecvInto(const Napi::CallbackInfo& info) {
   uint8_t* data;
   size_t length;
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
-  ssize_t n;
-  do {
-    n = recv(fd, data, length, flags);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return recv(fd, data, length, flags); });
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
@@ -378,11 +388,10 @@ Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
   sockaddr_storage ss;
   socklen_t len;
-  ssize_t n;
-  do {
+  ssize_t n = RetryOnEintr([&] {
     len = sizeof ss;
-    n = recvfrom(fd, data, length, flags, reinterpret_cast<sockaddr*>(&ss), &len);
-  } while (n < 0 && errno == EINTR);
+    return recvfrom(fd, data, length, flags, reinterpret_cast<sockaddr*>(&ss), &len);
+  });
   if (n < 0) return Errno(info.Env(), errno);
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, static_cast<double>(n));
@@ -396,10 +405,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   uint8_t* data;
   size_t length;
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags)) return {};
-  ssize_t n;
-  do {
-    n = send(fd, data, length, flags | kSendFlags);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return send(fd, data, length, flags | kSendFlags); });
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
@@ -413,9 +419,79 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgInt(info, 4, &flags) ||
       !ArgSockaddr(info, 5, &sa, &salen))
     return {};
+  ssize_t n = RetryOnEintr([&] { return sendto(fd, data, length, flags | kSendFlags, sa, salen); });
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
+// A file offset or byte count from JS: a whole number in [0, 2^53).
+bool ArgFileSize(const Napi::CallbackInfo& info, size_t i, const char* name, off_t* out) {
+  double v;
+  if (!ArgDouble(info, i, &v)) return false;
+  if (!(v >= 0 && v <= 9007199254740991.0) || v != std::floor(v)) {
+    Napi::RangeError::New(info.Env(), std::string(name) + " must be a whole number of bytes")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<off_t>(v);
+  return true;
+}
+
+// sendfile(sockFd, fileFd, offset, count) -> n | -errno (-ENOSYS where there
+// is none). Always given an explicit offset, so the file's own offset stays
+// where it was on every OS. No MSG_NOSIGNAL exists for it: a closed peer
+// gives EPIPE plus SIGPIPE, which Node ignores process-wide.
+Napi::Value SendFile(const Napi::CallbackInfo& info) {
+  int sock, file;
+  off_t offset, count;
+  if (!ArgInt(info, 0, &sock) || !ArgInt(info, 1, &file) || !ArgFileSize(info, 2, "offset", &offset) ||
+      !ArgFileSize(info, 3, "count", &count))
+    return {};
+  // Linux sends at most 0x7ffff000 bytes a call anyway.
+  const size_t want = static_cast<size_t>(std::min<off_t>(count, 0x7ffff000));
+  if (want == 0) return Napi::Number::New(info.Env(), 0);  // macOS reads 0 as "to the end"
+#if defined(__linux__)
+  off_t at = offset;
   ssize_t n;
   do {
-    n = sendto(fd, data, length, flags | kSendFlags, sa, salen);
+    n = sendfile(sock, file, &at, want);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__DragonFly__)
+  // The BSDs report a partial send as -1 with EAGAIN (or EINTR) and the
+  // count sent so far: that is a success.
+  off_t sent;
+  int r;
+  do {
+#if defined(__APPLE__)
+    sent = static_cast<off_t>(want);
+    r = sendfile(file, sock, offset, &sent, nullptr, 0);
+#else
+    sent = 0;
+    r = sendfile(file, sock, offset, want, nullptr, &sent, 0);
+#endif
+  } while (r < 0 && errno == EINTR && sent == 0);
+  if (r < 0 && !(sent > 0 && (errno == EAGAIN || errno == EINTR))) return Errno(info.Env(), errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(sent));
+#else
+  (void)sock;
+  (void)file;
+  (void)offset;
+  return Errno(info.Env(), ENOSYS);
+#endif
+}
+
+// pread(fd, bytes, offset, length, position) -> n | -errno: sockSendfile's
+// read-and-send path, which leaves the file's own offset alone as sendfile does.
+Napi::Value Pread(const Napi::CallbackInfo& info) {
+  int fd;
+  uint8_t* data;
+  size_t length;
+  off_t position;
+  if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgFileSize(info, 4, "position", &position))
+    return {};
+  ssize_t n;
+  do {
+    n = pread(fd, data, length, position);
   } while (n < 0 && errno == EINTR);
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
@@ -547,6 +623,8 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   NS_FN("recvFrom", RecvFrom)
   NS_FN("send", Send)
   NS_FN("sendTo", SendTo)
+  NS_FN("sendfile", SendFile)
+  NS_FN("pread", Pread)
   NS_FN("shutdown", Shutdown)
   NS_FN("getsockname", SocketAddress<getsockname>)
   NS_FN("getpeername", SocketAddress<getpeername>)

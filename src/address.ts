@@ -5,10 +5,20 @@ import { errorFromErrno, GaiError, OSError } from './errors.js';
 import { native, type Sockaddr } from './native.js';
 import { checkInt, describe } from './validate.js';
 
-const calls = native.socket;
+const sys = native.socket;
 
 /** A Unix socket path, or `[host, port]` for IPv4 and IPv6. */
 export type Address = string | [host: string, port: number];
+
+/**
+ * The address of a socket of family `F`: `[host, port]` for `AF_INET` and
+ * `AF_INET6`, a path for `AF_UNIX`, and `Address` when the family is not
+ * known to the type system (a plain `number`).
+ */
+export type AddressOf<F extends number> =
+  [F] extends [typeof AF_INET | typeof AF_INET6] ? [host: string, port: number]
+    : [F] extends [typeof AF_UNIX] ? string
+      : Address;
 
 export function familyName(family: number): string {
   return family === AF_INET ? 'AF_INET' : family === AF_INET6 ? 'AF_INET6' : family === AF_UNIX ? 'AF_UNIX' : String(family);
@@ -45,7 +55,7 @@ export function unixPath(address: unknown): string | undefined {
  */
 export function getaddrinfo(host: string, port: number, family: number, type: number, passive: boolean):
   Array<[number, Sockaddr]> {
-  const found = calls.getaddrinfo(host, port, family, type, passive);
+  const found = sys.getaddrinfo(host, port, family, type, passive);
   if (typeof found === 'number') throw errorFromErrno(-found, 'getaddrinfo');
   if (!Array.isArray(found)) throw new GaiError(found.errno, found.code, `${found.message}: ${describe(host)}`);
   if (found.length === 0) {
@@ -65,7 +75,7 @@ export function resolveAddress(family: number, type: number, address: unknown, n
     if (typeof address === 'string') path = Buffer.from(address, 'utf8');
     else if (address instanceof Uint8Array) path = Buffer.from(address);
     else throw new TypeError(`${name} must be a path string for AF_UNIX, got ${describe(address)}`);
-    const sa = calls.unixAddress(path);
+    const sa = sys.unixAddress(path);
     if (typeof sa === 'number') {
       throw new OSError(-sa, `AF_UNIX path too long (${path.length} bytes)`, undefined, unixPath(address));
     }

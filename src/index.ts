@@ -7,9 +7,8 @@ export {
 } from './selector.js';
 export { Waker } from './waker.js';
 export { SignalReader } from './signal-reader.js';
-export {
-  Socket, socketpair, createServer, createConnection, type Address, type ServerOptions,
-} from './socket.js';
+export { Socket, type Address, type AddressOf } from './socket.js';
+export { socketpair, createServer, createConnection, type ServerOptions } from './connections.js';
 export {
   OSError, BlockingIOError, ConnectionError, BrokenPipeError, ConnectionAbortedError,
   ConnectionRefusedError, ConnectionResetError, FileExistsError, FileNotFoundError,

@@ -8,7 +8,7 @@
 // block" would cost more than the system call. The loop turns any other
 // errno into a typed error itself (errorFromErrno).
 import { MSG_DONTWAIT } from './constants.js';
-import { native, type NativeAddress, type NativeSelector } from './native.js';
+import { native, type NativeAddress, type NativeSelector, type Sockaddr } from './native.js';
 import { nativeSelectorOf, type Selector } from './selector.js';
 
 /**
@@ -16,6 +16,8 @@ import { nativeSelectorOf, type Selector } from './selector.js';
  * registered) and returns the registry only the loop may use from then on.
  */
 export { claimSelector, type SelectorRegistry } from './selector.js';
+/** The kernel's sockaddr for an Address (host names resolved with getaddrinfo, blocking). */
+export { resolveAddress } from './address.js';
 /** Sockets tell the loop of a close or detach first: its waiters get an error, not a dead fd. */
 export { addCloseWatcher, type CloseWatcher, removeCloseWatcher } from './socket.js';
 
@@ -34,6 +36,30 @@ export function tryRecvInto(fd: number, buf: Uint8Array, offset: number, length:
 /** Sends what the kernel takes now of `data[offset, offset + length)`: the count, or -errno. */
 export function trySend(fd: number, data: Uint8Array, offset: number, length: number): number {
   return sys.send(fd, data, offset, length, MSG_DONTWAIT);
+}
+
+/** Reads a datagram (at most `length` bytes) without waiting: `[count, sender]`, or -errno. */
+export function tryRecvFrom(fd: number, buf: Uint8Array, offset: number, length: number): [number, NativeAddress] | number {
+  return sys.recvFrom(fd, buf, offset, length, MSG_DONTWAIT);
+}
+
+/** Sends a datagram of `data[offset, offset + length)` to `to` without waiting: the count, or -errno. */
+export function trySendTo(fd: number, data: Uint8Array, offset: number, length: number, to: Sockaddr): number {
+  return sys.sendTo(fd, data, offset, length, MSG_DONTWAIT, to);
+}
+
+/**
+ * Sends up to `count` bytes of file `fileFd` from `offset` on (not its own
+ * offset, which stays) with sendfile(2): the count (0 at end of file), or
+ * -errno; -ENOSYS where the OS has no sendfile. `sockFd` must be non-blocking.
+ */
+export function trySendfile(sockFd: number, fileFd: number, offset: number, count: number): number {
+  return sys.sendfile(sockFd, fileFd, offset, count);
+}
+
+/** pread(2): reads `buf[offset, offset + length)` from `fileFd` at `position`; the count, or -errno. */
+export function tryPread(fileFd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
+  return sys.pread(fileFd, buf, offset, length, position);
 }
 
 /** True if `fd` is in blocking mode (accept and connect have no per-call "don't wait" flag). */

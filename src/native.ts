@@ -55,6 +55,9 @@ export interface NativeSocketCalls {
     [number, NativeAddress] | number;
   send(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
   sendTo(fd: number, buf: Uint8Array, offset: number, length: number, flags: number, addr: Sockaddr): number;
+  /** sendfile(2) from `fileFd` at `offset` (its own offset untouched): count, or -errno (-ENOSYS: none here). */
+  sendfile(sockFd: number, fileFd: number, offset: number, count: number): number;
+  pread(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number;
   shutdown(fd: number, how: number): number;
   getsockname(fd: number): NativeAddress | number;
   getpeername(fd: number): NativeAddress | number;

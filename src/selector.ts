@@ -3,7 +3,10 @@
 // failure means); the native object only talks to the kernel.
 import { errorFromErrno, KeyError } from './errors.js';
 import { native, type NativeSelector } from './native.js';
-import { checkFd, checkTimeout, describe } from './validate.js';
+import {
+  checkEvents, checkMode, EDGE, fileobjToFd, modeBits, ONESHOT, SelectorMapping,
+} from './selector-keys.js';
+import { checkTimeout, describe } from './validate.js';
 
 /** Interest in readability. */
 export const EVENT_READ = 1;
@@ -11,7 +14,10 @@ export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
 
 /** An fd, or anything with a `fileno()` that returns one (a `Socket`). */
-export type FileObject = number | { fileno(): number };
+export type FileObject = number | {
+  /** The fd to watch. */
+  fileno(): number;
+};
 
 /** The name of a readiness backend. */
 export type BackendName = 'epoll' | 'kqueue' | 'poll';
@@ -30,12 +36,20 @@ export interface RegisterOptions {
   mode?: PollMode;
 }
 
-/** What a selector remembers of one registered file object (immutable). */
-export interface SelectorKey<T = unknown> {
-  readonly fileobj: FileObject;
+/**
+ * What a selector remembers of one registered file object (immutable): `T`
+ * is the type of its `data`, `F` of its `fileobj`.
+ */
+export interface SelectorKey<T = unknown, F extends FileObject = FileObject> {
+  /** The file object as it was registered (a `Socket`, a `Waker`, an fd...). */
+  readonly fileobj: F;
+  /** Its fd. */
   readonly fd: number;
+  /** The events it is watched for: `EVENT_READ`, `EVENT_WRITE` or both. */
   readonly events: number;
+  /** What the caller attached to it at `register` or `modify`. */
   readonly data: T;
+  /** Its trigger mode. */
   readonly mode: PollMode;
 }
 
@@ -80,84 +94,33 @@ export interface SelectorRegistry<T> {
   unregister(fileobj: FileObject): SelectorKey<T>;
 }
 
-// The native mode bits (kModeEdge, kModeOneshot in native/backend.h).
-const EDGE = 1;
-const ONESHOT = 2;
-const modeBits: Record<PollMode, number> = { level: 0, edge: EDGE, oneshot: ONESHOT, 'edge-oneshot': EDGE | ONESHOT };
-
-/** The mode in `options`, checked; undefined if none is given. */
-function checkMode(options: unknown): PollMode | undefined {
-  if (options === undefined) return undefined;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`options must be an object, got ${describe(options)}`);
-  }
-  const mode = (options as { mode?: unknown }).mode;
-  if (mode === undefined) return undefined;
-  if (typeof mode !== 'string' || !Object.hasOwn(modeBits, mode)) {
-    throw new RangeError(`options.mode must be 'level', 'edge', 'oneshot' or 'edge-oneshot', got ${describe(mode)}`);
-  }
-  return mode as PollMode;
-}
-
-function checkEvents(events: unknown): number {
-  if (typeof events !== 'number') {
-    throw new TypeError(`events must be EVENT_READ, EVENT_WRITE or both, got ${describe(events)}`);
-  }
-  // Compared, not only masked: `&` truncates to 32 bits, so 2 ** 32 + 1 would pass a mask test.
-  if (!Number.isInteger(events) || events <= 0 || events > (EVENT_READ | EVENT_WRITE)) {
-    throw new RangeError(`Invalid events: ${describe(events)} (must be a non-zero mix of EVENT_READ and EVENT_WRITE)`);
-  }
-  return events;
-}
-
-/** The fd of a file object, checked as CPython's `_fileobj_to_fd` does. */
-export function fileobjToFd(fileobj: unknown, name = 'fileobj'): number {
-  let fd: unknown = fileobj;
-  if (typeof fileobj === 'object' && fileobj !== null && typeof (fileobj as { fileno?: unknown }).fileno === 'function') {
-    fd = (fileobj as { fileno(): unknown }).fileno();
-    if (typeof fd !== 'number') {
-      throw new TypeError(`${name}.fileno() must return an integer fd, got ${describe(fd)}`);
-    }
-  } else if (typeof fileobj !== 'number') {
-    throw new TypeError(`${name} must be an fd or an object with a fileno() method, got ${describe(fileobj)}`);
-  }
-  if (!Number.isInteger(fd) || (fd as number) < 0) {
-    throw new RangeError(`Invalid file descriptor: ${describe(fd)} (from ${name})`);
-  }
-  return checkFd(fd, name);
-}
-
-/** A read-only, live view of a selector's fd -> key table. */
-class SelectorMapping<T> implements ReadonlyMap<number, SelectorKey<T>> {
-  readonly #keys: Map<number, SelectorKey<T>>;
-  constructor(keys: Map<number, SelectorKey<T>>) {
-    this.#keys = keys;
-  }
-  get size(): number { return this.#keys.size; }
-  get(fd: number): SelectorKey<T> | undefined { return this.#keys.get(fd); }
-  has(fd: number): boolean { return this.#keys.has(fd); }
-  forEach(cb: (key: SelectorKey<T>, fd: number, map: ReadonlyMap<number, SelectorKey<T>>) => void, thisArg?: unknown): void {
-    this.#keys.forEach((key, fd) => cb.call(thisArg, key, fd, this));
-  }
-  keys(): MapIterator<number> { return this.#keys.keys(); }
-  values(): MapIterator<SelectorKey<T>> { return this.#keys.values(); }
-  entries(): MapIterator<[number, SelectorKey<T>]> { return this.#keys.entries(); }
-  [Symbol.iterator](): MapIterator<[number, SelectorKey<T>]> { return this.#keys.entries(); }
-}
-
 /**
  * Waits for I/O readiness on many file objects at once, as Python's
  * `selectors.DefaultSelector` (epoll on Linux, kqueue on macOS/BSD, or
- * poll(2) when asked for).
+ * poll(2) when asked for). `T` is the type of the keys' `data`, `F` of
+ * the file objects registered: with `Selector<Conn, Socket>`, `key.fileobj`
+ * is a `Socket`, with no cast.
+ *
+ * @example
+ * ```ts
+ * const sel = new Selector<string, Socket>();
+ * const [a, b] = socketpair();
+ * sel.register(a, EVENT_READ, 'a');
+ * b.send(Buffer.from('x'));
+ * for (const [key, mask] of sel.select(1000)) {
+ *   if (mask & EVENT_READ) console.log(key.data, key.fileobj.recv(1)); // a <Buffer 78>
+ * }
+ * sel.close(); a.close(); b.close();
+ * ```
  */
-export class Selector<T = unknown> {
+export class Selector<T = unknown, F extends FileObject = FileObject> {
   /** The backend in use. */
   readonly backend: BackendName;
   /** Whether the `edge` modes work here (poll(2) has none). */
   readonly supportsEdge: boolean;
   #native: NativeSelector | null;
-  readonly #keys = new Map<number, SelectorKey<T>>();
-  #mapping: SelectorMapping<T> | null;
+  readonly #keys = new Map<number, SelectorKey<T, F>>();
+  #mapping: SelectorMapping<SelectorKey<T, F>> | null;
   // (fd, mask) pairs written by the native wait; grows with the key table
   // (plus one slot for the wake-up pipe), reused by every select.
   #ready = new Int32Array(2 * 64);
@@ -190,7 +153,7 @@ export class Selector<T = unknown> {
 
   // The registered key of a file object. A closed Socket's fileno() is -1,
   // so, like CPython, fall back to finding the very object in the table.
-  #lookup(fileobj: FileObject): SelectorKey<T> {
+  #lookup(fileobj: FileObject): SelectorKey<T, F> {
     let fd: number;
     try {
       fd = fileobjToFd(fileobj);
@@ -218,12 +181,12 @@ export class Selector<T = unknown> {
    * Starts watching `fileobj` for `events`, in `options.mode` (default
    * `'level'`); returns its new key.
    */
-  register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+  register(fileobj: F, events: number, data?: T, options?: RegisterOptions): SelectorKey<T, F> {
     this.#checkNotOwned('register');
     return this.#register(fileobj, events, data, options);
   }
 
-  #register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+  #register(fileobj: F, events: number, data?: T, options?: RegisterOptions): SelectorKey<T, F> {
     const handle = this.#open();
     checkEvents(events);
     const mode = checkMode(options) ?? 'level';
@@ -234,7 +197,7 @@ export class Selector<T = unknown> {
     }
     const rc = handle.add(fd, events, modeBits[mode]);
     if (rc < 0) throw errorFromErrno(-rc, syscallOf[this.backend]);
-    const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data: data as T, mode });
+    const key: SelectorKey<T, F> = Object.freeze({ fileobj, fd, events, data: data as T, mode });
     this.#keys.set(fd, key);
     if (2 * (this.#keys.size + 1) > this.#ready.length) {
       this.#ready = new Int32Array(this.#ready.length * 2);
@@ -246,12 +209,12 @@ export class Selector<T = unknown> {
    * Stops watching `fileobj`; returns its key. Works after the fd was closed
    * (the kernel may have forgotten it already; that is not an error).
    */
-  unregister(fileobj: FileObject): SelectorKey<T> {
+  unregister(fileobj: FileObject): SelectorKey<T, F> {
     this.#checkNotOwned('unregister');
     return this.#unregister(fileobj);
   }
 
-  #unregister(fileobj: FileObject): SelectorKey<T> {
+  #unregister(fileobj: FileObject): SelectorKey<T, F> {
     const handle = this.#open();
     const key = this.#lookup(fileobj);
     this.#keys.delete(key.fd);
@@ -266,12 +229,12 @@ export class Selector<T = unknown> {
    * re-arms it. If the kernel refuses, the file object ends up
    * unregistered, as in CPython.
    */
-  modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+  modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T, F> {
     this.#checkNotOwned('modify');
     return this.#modify(fileobj, events, data, options);
   }
 
-  #modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+  #modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T, F> {
     const handle = this.#open();
     checkEvents(events);
     const given = checkMode(options);
@@ -287,7 +250,7 @@ export class Selector<T = unknown> {
       }
     }
     if (events === key.events && data === key.data && mode === key.mode) return key;
-    const next: SelectorKey<T> = Object.freeze({ fileobj: key.fileobj, fd: key.fd, events, data: data as T, mode });
+    const next: SelectorKey<T, F> = Object.freeze({ fileobj: key.fileobj, fd: key.fd, events, data: data as T, mode });
     this.#keys.set(key.fd, next);
     return next;
   }
@@ -297,13 +260,13 @@ export class Selector<T = unknown> {
    * (`null`/`undefined`: no limit; `<= 0`: just poll). Returns `[key, mask]`
    * pairs, `mask` being the ready subset of `key.events`.
    */
-  select(timeout?: number | null): Array<[SelectorKey<T>, number]> {
+  select(timeout?: number | null): Array<[SelectorKey<T, F>, number]> {
     const handle = this.#open();
     const ms = checkTimeout(timeout, 'timeout');
     const ready = this.#ready;
     const n = handle.wait(ms, ready);
     if (n < 0) throw errorFromErrno(-n, waitSyscallOf[this.backend]);
-    const result: Array<[SelectorKey<T>, number]> = [];
+    const result: Array<[SelectorKey<T, F>, number]> = [];
     const keys = this.#keys;
     for (let i = 0; i < 2 * n; i += 2) {
       const key = keys.get(ready[i]!);
@@ -313,13 +276,13 @@ export class Selector<T = unknown> {
   }
 
   /** The key of a registered file object; throws `KeyError` if there is none. */
-  getKey(fileobj: FileObject): SelectorKey<T> {
+  getKey(fileobj: FileObject): SelectorKey<T, F> {
     this.#open();
     return this.#lookup(fileobj);
   }
 
   /** A live, read-only fd -> key map; `null` once the selector is closed. */
-  getMap(): ReadonlyMap<number, SelectorKey<T>> | null {
+  getMap(): ReadonlyMap<number, SelectorKey<T, F>> | null {
     return this.#mapping;
   }
 
@@ -337,6 +300,7 @@ export class Selector<T = unknown> {
     this.#mapping = null;
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -345,8 +309,8 @@ export class Selector<T = unknown> {
     if (!this.#owned) return;
     this.#open();
     throw new Error(`selector.${method}(): this selector is owned by an EventLoop, which registers its own ` +
-      'fds on it; watch an fd through the loop instead (loop.addReader()/loop.addWriter(), coming in a later ' +
-      'version; today sockets via loop.sockRecv() and friends), or use a Selector of your own');
+      'fds on it; watch an fd through the loop instead (loop.addReader()/loop.addWriter(), or loop.sockRecv() ' +
+      'and friends for sockets), or use a Selector of your own');
   }
 
   /**
@@ -360,11 +324,11 @@ export class Selector<T = unknown> {
     if (this.#keys.size > 0) {
       throw new Error(`options.selector has ${this.#keys.size} file object(s) registered; an EventLoop needs a ` +
         'selector with nothing registered, as it owns every registration (unregister them first; to watch an ' +
-        'fd on the loop, use loop.addReader()/loop.addWriter(), coming in a later version)');
+        'fd on the loop, use loop.addReader()/loop.addWriter())');
     }
     this.#owned = true;
     return {
-      register: (fileobj, events, data) => this.#register(fileobj, events, data),
+      register: (fileobj, events, data) => this.#register(fileobj as F, events, data),
       modify: (fileobj, events, data) => this.#modify(fileobj, events, data),
       unregister: (fileobj) => this.#unregister(fileobj),
     };
@@ -377,21 +341,21 @@ export class Selector<T = unknown> {
 }
 
 /** A selector on epoll(7) (Linux). */
-export class EpollSelector<T = unknown> extends Selector<T> {
+export class EpollSelector<T = unknown, F extends FileObject = FileObject> extends Selector<T, F> {
   constructor() {
     super({ backend: 'epoll' });
   }
 }
 
 /** A selector on kqueue(2) (macOS, BSD; Linux with libkqueue). */
-export class KqueueSelector<T = unknown> extends Selector<T> {
+export class KqueueSelector<T = unknown, F extends FileObject = FileObject> extends Selector<T, F> {
   constructor() {
     super({ backend: 'kqueue' });
   }
 }
 
 /** A selector on poll(2): any POSIX system. */
-export class PollSelector<T = unknown> extends Selector<T> {
+export class PollSelector<T = unknown, F extends FileObject = FileObject> extends Selector<T, F> {
   constructor() {
     super({ backend: 'poll' });
   }

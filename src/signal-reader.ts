@@ -105,6 +105,7 @@ export class SignalReader {
     this.#pipe.close();
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -4,22 +4,16 @@
 // finalizer if the Socket is garbage-collected unclosed.
 import { debuglog } from 'node:util';
 
-import {
-  type Address, checkHostPort, familyName, familyOf, getaddrinfo, resolveAddress, unixPath,
-} from './address.js';
-import {
-  AF_INET, AF_UNIX, AF_UNSPEC, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SOCK_DGRAM,
-  SOCK_STREAM, SOL_SOCKET, SOMAXCONN,
-} from './constants.js';
-import { errno as ERRNO, errorFromErrno, OSError, TimeoutError } from './errors.js';
-import { native, type NativeAddress, type Sockaddr } from './native.js';
-import {
-  checkBytes, checkFd, checkInt, checkTimeout, describe, INT32_MAX,
-} from './validate.js';
+import { type Address, type AddressOf, familyName, resolveAddress, unixPath } from './address.js';
+import { AF_INET, AF_UNIX, SOCK_DGRAM, SOCK_STREAM, SOMAXCONN } from './constants.js';
+import { errno as ERRNO, errorFromErrno, OSError } from './errors.js';
+import { native, type NativeAddress } from './native.js';
+import { recvBuffer, takeReceived } from './recv-buffer.js';
+import { checkBytes, checkFd, checkInt, describe, INT32_MAX } from './validate.js';
 
-export { type Address, resolveAddress } from './address.js';
+export { type Address, type AddressOf, resolveAddress } from './address.js';
 
-const calls = native.socket;
+const sys = native.socket;
 
 // Closes the fd of a Socket that was dropped without close(); the token is
 // the fd, unregistered by close()/detach(), so no fd is closed twice. With
@@ -28,7 +22,7 @@ const calls = native.socket;
 const recordCreation = debuglog('native-selectors').enabled;
 const unclosed = new FinalizationRegistry<number | { fd: number; stack: string | undefined }>((held) => {
   const { fd, stack } = typeof held === 'number' ? { fd: held, stack: undefined } : held;
-  calls.close(fd);
+  sys.close(fd);
   process.emitWarning(`unclosed Socket (fd ${fd}) was garbage-collected; call close()`, {
     type: 'ResourceWarning', code: 'NS_UNCLOSED_SOCKET',
     detail: stack?.replace(/^Error\n/, 'The Socket was created\n') ??
@@ -66,11 +60,6 @@ function notifyClosing(sock: Socket): void {
   for (const watcher of watchers) watcher.deref()?.socketClosing(sock);
 }
 
-// recv() reads small messages here, then copies out exactly what came, so a
-// recv(65536) that gets 10 bytes does not pin 64 KiB.
-const SCRATCH_SIZE = 65536;
-let scratch: Buffer | null = null;
-
 const nativeEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'LE' : 'BE';
 
 function fail(rc: number, syscall: string): never {
@@ -86,10 +75,28 @@ function toAddress(value: NativeAddress): Address {
   return value === null ? '' : value;
 }
 
-/** A network socket, as Python's `socket.socket`. */
-export class Socket {
+/**
+ * A network socket, as Python's `socket.socket`. `F` is its address family
+ * as the type system knows it: a `Socket<typeof AF_INET>` (what
+ * `new Socket(AF_INET)` makes) has `[host, port]` addresses, a
+ * `Socket<typeof AF_UNIX>` path strings; a plain `Socket` either.
+ *
+ * @example
+ * ```ts
+ * const server = new Socket(AF_INET, SOCK_STREAM);
+ * server.bind(['127.0.0.1', 0]);
+ * server.listen();
+ * const [, port] = server.getsockname(); // [host, port]: no cast needed
+ * const client = createConnection(['127.0.0.1', port]);
+ * const [conn] = server.accept();
+ * client.sendall(Buffer.from('hi'));
+ * conn.recv(1024); // <Buffer 68 69>
+ * conn.close(); client.close(); server.close();
+ * ```
+ */
+export class Socket<F extends number = number> {
   /** The address family: AF_INET, AF_INET6 or AF_UNIX. */
-  readonly family: number;
+  readonly family: F;
   /** SOCK_STREAM or SOCK_DGRAM. */
   readonly type: number;
   /** The protocol number, usually 0. */
@@ -102,27 +109,27 @@ export class Socket {
    * type, proto, fileno)`: `fileno` must be an open socket (else OSError
    * EBADF or ENOTSOCK), and what is not given is read from it.
    */
-  constructor(family?: number, type?: number, proto?: number, fileno?: number) {
+  constructor(family?: F, type?: number, proto?: number, fileno?: number) {
     if (family !== undefined) checkInt(family, 'family', 0, INT32_MAX);
     if (type !== undefined) checkInt(type, 'type', 0, INT32_MAX);
     if (proto !== undefined) checkInt(proto, 'proto', 0, INT32_MAX);
     if (fileno === undefined) {
-      family ??= AF_INET;
+      family ??= AF_INET as number as F;
       type ??= SOCK_STREAM;
       proto ??= 0;
-      const fd = calls.socket(family, type, proto);
+      const fd = sys.socket(family, type, proto);
       if (fd < 0) fail(fd, 'socket');
       this.#fd = fd;
     } else {
       const fd = checkFd(fileno, 'fileno');
       if (family === undefined || type === undefined || proto === undefined) {
-        const found = calls.sockInfo(fd);
+        const found = sys.sockInfo(fd);
         if (typeof found === 'number') throw notASocket(fd, found);
-        family ??= found[0];
+        family ??= found[0] as F;
         type ??= found[1];
         proto ??= found[2];
       }
-      const rc = calls.adopt(fd);
+      const rc = sys.adopt(fd);
       if (rc < 0) throw notASocket(fd, rc);
       this.#fd = fd;
     }
@@ -145,13 +152,13 @@ export class Socket {
   /** Blocking (true, the default) or non-blocking (false) mode. */
   setBlocking(flag: boolean): void {
     if (typeof flag !== 'boolean') throw new TypeError(`flag must be a boolean, got ${describe(flag)}`);
-    const rc = calls.setBlocking(this.#open('fcntl'), flag);
+    const rc = sys.setBlocking(this.#open('fcntl'), flag);
     if (rc < 0) fail(rc, 'fcntl');
   }
 
   /** True when operations block the thread until they can complete. */
   getBlocking(): boolean {
-    const rc = calls.getBlocking(this.#open('fcntl'));
+    const rc = sys.getBlocking(this.#open('fcntl'));
     if (rc < 0) fail(rc, 'fcntl');
     return rc === 1;
   }
@@ -170,7 +177,7 @@ export class Socket {
     } else {
       throw new TypeError(`value must be an integer or a Buffer, got ${describe(value)}`);
     }
-    const rc = calls.setsockopt(fd, level, name, bytes);
+    const rc = sys.setsockopt(fd, level, name, bytes);
     if (rc < 0) fail(rc, 'setsockopt');
   }
 
@@ -180,7 +187,7 @@ export class Socket {
     checkInt(level, 'level', 0, INT32_MAX);
     checkInt(name, 'name', 0, INT32_MAX);
     if (buflen !== undefined) checkInt(buflen, 'buflen', 0, 1024);
-    const out = calls.getsockopt(fd, level, name, buflen ?? 4);
+    const out = sys.getsockopt(fd, level, name, buflen ?? 4);
     if (typeof out === 'number') fail(out, 'getsockopt');
     if (buflen !== undefined) return out;
     // Some options are a byte or a short on some kernels: widen what came.
@@ -191,26 +198,26 @@ export class Socket {
   /** Binds to a local address (`['127.0.0.1', 0]` picks a free port). */
   bind(address: Address): void {
     const fd = this.#open('bind');
-    const rc = calls.bind(fd, resolveAddress(this.family, this.type, address));
+    const rc = sys.bind(fd, resolveAddress(this.family, this.type, address));
     if (rc < 0) this.#fail(rc, 'bind', address);
   }
 
   // As Python's OSError.filename: an AF_UNIX error names its path.
   #fail(rc: number, syscall: string, address: unknown): never {
-    throw errorFromErrno(-rc, syscall, this.family === AF_UNIX ? unixPath(address) : undefined);
+    throw errorFromErrno(-rc, syscall, (this.family as number) === AF_UNIX ? unixPath(address) : undefined);
   }
 
   /** Starts accepting connections; `backlog` defaults to min(SOMAXCONN, 128) as in Python. */
   listen(backlog?: number): void {
     const fd = this.#open('listen');
     const n = backlog === undefined ? Math.min(SOMAXCONN, 128) : checkInt(backlog, 'backlog', 0, INT32_MAX);
-    const rc = calls.listen(fd, n);
+    const rc = sys.listen(fd, n);
     if (rc < 0) fail(rc, 'listen');
   }
 
   /** Accepts a connection: a new blocking Socket and the peer's address. */
-  accept(): [Socket, Address] {
-    const out = calls.accept(this.#open('accept'));
+  accept(): [Socket<F>, Address] {
+    const out = sys.accept(this.#open('accept'));
     if (typeof out === 'number') fail(out, 'accept');
     return [new Socket(this.family, this.type, this.proto, out[0]), toAddress(out[1])];
   }
@@ -224,7 +231,7 @@ export class Socket {
   /** Connects and returns the errno instead of throwing (0 when connected). */
   connectEx(address: Address): number {
     const fd = this.#open('connect');
-    const rc = calls.connect(fd, resolveAddress(this.family, this.type, address));
+    const rc = sys.connect(fd, resolveAddress(this.family, this.type, address));
     return rc < 0 ? -rc : 0; // never -0
   }
 
@@ -233,16 +240,10 @@ export class Socket {
     const fd = this.#open('recv');
     checkInt(bufsize, 'bufsize', 0, INT32_MAX);
     checkInt(flags, 'flags', 0, INT32_MAX);
-    if (bufsize <= SCRATCH_SIZE) {
-      scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
-      const n = calls.recvInto(fd, scratch, 0, bufsize, flags);
-      if (n < 0) fail(n, 'recv');
-      return Buffer.from(scratch.subarray(0, n));
-    }
-    const buf = Buffer.allocUnsafe(bufsize);
-    const n = calls.recvInto(fd, buf, 0, bufsize, flags);
+    const buf = recvBuffer(bufsize);
+    const n = sys.recvInto(fd, buf, 0, bufsize, flags);
     if (n < 0) fail(n, 'recv');
-    return n < bufsize / 2 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n);
+    return takeReceived(buf, n, bufsize);
   }
 
   /** Receives into `buffer` (at most `nbytes`, default all of it); returns the count. */
@@ -254,7 +255,7 @@ export class Socket {
     if (nbytes > buffer.byteLength) {
       throw new RangeError(`nbytes (${nbytes}) is larger than buffer (${buffer.byteLength} bytes)`);
     }
-    const n = calls.recvInto(fd, buffer, 0, nbytes === 0 ? buffer.byteLength : nbytes, flags);
+    const n = sys.recvInto(fd, buffer, 0, nbytes === 0 ? buffer.byteLength : nbytes, flags);
     if (n < 0) fail(n, 'recv');
     return n;
   }
@@ -265,7 +266,7 @@ export class Socket {
     checkInt(bufsize, 'bufsize', 0, INT32_MAX);
     checkInt(flags, 'flags', 0, INT32_MAX);
     const buf = Buffer.allocUnsafe(bufsize);
-    const out = calls.recvFrom(fd, buf, 0, bufsize, flags);
+    const out = sys.recvFrom(fd, buf, 0, bufsize, flags);
     if (typeof out === 'number') fail(out, 'recvfrom');
     return [Buffer.from(buf.subarray(0, out[0])), toAddress(out[1])];
   }
@@ -275,7 +276,7 @@ export class Socket {
     const fd = this.#open('send');
     checkBytes(data, 'data');
     checkInt(flags, 'flags', 0, INT32_MAX);
-    const n = calls.send(fd, data, 0, data.byteLength, flags);
+    const n = sys.send(fd, data, 0, data.byteLength, flags);
     if (n < 0) fail(n, 'send');
     return n;
   }
@@ -291,7 +292,7 @@ export class Socket {
     checkInt(flags, 'flags', 0, INT32_MAX);
     let offset = 0;
     while (offset < data.byteLength) {
-      const n = calls.send(fd, data, offset, data.byteLength - offset, flags);
+      const n = sys.send(fd, data, offset, data.byteLength - offset, flags);
       if (n < 0) fail(n, 'send');
       offset += n;
     }
@@ -302,7 +303,7 @@ export class Socket {
     const fd = this.#open('sendto');
     checkBytes(data, 'data');
     checkInt(flags, 'flags', 0, INT32_MAX);
-    const n = calls.sendTo(fd, data, 0, data.byteLength, flags, resolveAddress(this.family, this.type, address));
+    const n = sys.sendTo(fd, data, 0, data.byteLength, flags, resolveAddress(this.family, this.type, address));
     if (n < 0) this.#fail(n, 'sendto', address);
     return n;
   }
@@ -311,22 +312,22 @@ export class Socket {
   shutdown(how: number): void {
     const fd = this.#open('shutdown');
     checkInt(how, 'how', 0, 2);
-    const rc = calls.shutdown(fd, how);
+    const rc = sys.shutdown(fd, how);
     if (rc < 0) fail(rc, 'shutdown');
   }
 
-  /** The local address. */
-  getsockname(): Address {
-    const out = calls.getsockname(this.#open('getsockname'));
+  /** The local address: `[host, port]` for IP (port 0 before bind), a path for AF_UNIX. */
+  getsockname(): AddressOf<F> {
+    const out = sys.getsockname(this.#open('getsockname'));
     if (typeof out === 'number') fail(out, 'getsockname');
-    return toAddress(out);
+    return toAddress(out) as AddressOf<F>;
   }
 
   /** The peer's address; throws OSError (ENOTCONN) when not connected. */
-  getpeername(): Address {
-    const out = calls.getpeername(this.#open('getpeername'));
+  getpeername(): AddressOf<F> {
+    const out = sys.getpeername(this.#open('getpeername'));
     if (typeof out === 'number') fail(out, 'getpeername');
-    return toAddress(out);
+    return toAddress(out) as AddressOf<F>;
   }
 
   /** Closes the fd. Safe to call again; `fileno()` is -1 afterwards. */
@@ -336,7 +337,7 @@ export class Socket {
     notifyClosing(this);
     this.#fd = -1;
     unclosed.unregister(this);
-    const rc = calls.close(fd);
+    const rc = sys.close(fd);
     // As Python: a reset peer is no reason to fail a close.
     if (rc < 0 && -rc !== ERRNO.ECONNRESET) fail(rc, 'close');
   }
@@ -347,10 +348,11 @@ export class Socket {
     if (fd >= 0) notifyClosing(this);
     this.#fd = -1;
     unclosed.unregister(this);
-    if (fd >= 0) calls.disown(fd);
+    if (fd >= 0) sys.disown(fd);
     return fd;
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -359,113 +361,4 @@ export class Socket {
     return `<Socket fd=${this.#fd}, family=${familyName(this.family)}, ` +
       `type=${this.type === SOCK_STREAM ? 'SOCK_STREAM' : this.type === SOCK_DGRAM ? 'SOCK_DGRAM' : this.type}>`;
   }
-}
-
-/** A connected pair of sockets (AF_UNIX, SOCK_STREAM by default). */
-export function socketpair(family: number = AF_UNIX, type: number = SOCK_STREAM, proto = 0): [Socket, Socket] {
-  checkInt(family, 'family', 0, INT32_MAX);
-  checkInt(type, 'type', 0, INT32_MAX);
-  checkInt(proto, 'proto', 0, INT32_MAX);
-  const fds = calls.socketpair(family, type, proto);
-  if (typeof fds === 'number') fail(fds, 'socketpair');
-  return [new Socket(family, type, proto, fds[0]), new Socket(family, type, proto, fds[1])];
-}
-
-/** Options for `createServer`. */
-export interface ServerOptions {
-  /** Defaults from the address: a string is AF_UNIX, a host with ':' AF_INET6, else AF_INET. */
-  family?: number;
-  backlog?: number;
-  /** Sets SO_REUSEPORT, so several sockets (e.g. one per worker) share the port. */
-  reusePort?: boolean;
-}
-
-/**
- * A listening TCP (or Unix stream) socket bound to `address`, with
- * SO_REUSEADDR on, as Python's `socket.create_server`. It is blocking;
- * call `setBlocking(false)` for use with a selector.
- */
-export function createServer(address: Address, options: ServerOptions = {}): Socket {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`options must be an object, got ${describe(options)}`);
-  }
-  const family = options.family === undefined ? familyOf(address) : checkInt(options.family, 'options.family', 0, INT32_MAX);
-  if (options.reusePort !== undefined && typeof options.reusePort !== 'boolean') {
-    throw new TypeError(`options.reusePort must be a boolean, got ${describe(options.reusePort)}`);
-  }
-  if (options.backlog !== undefined) checkInt(options.backlog, 'options.backlog', 0, INT32_MAX);
-  const sock = new Socket(family, SOCK_STREAM);
-  try {
-    if (family !== AF_UNIX) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-    if (options.reusePort) {
-      if (SO_REUSEPORT < 0) throw new Error('SO_REUSEPORT is not supported on this platform');
-      sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
-    }
-    sock.bind(address);
-    sock.listen(options.backlog);
-    return sock;
-  } catch (error) {
-    sock.close();
-    throw error;
-  }
-}
-
-/**
- * A connected, blocking TCP (or Unix stream) socket, as Python's
- * `socket.create_connection`: every address the host resolves to is tried
- * in turn. `timeout` (ms) bounds each connect attempt and throws
- * TimeoutError; it does not stay on the socket.
- */
-export function createConnection(address: Address, timeout?: number | null): Socket {
-  const limit = checkTimeout(timeout, 'timeout');
-  let candidates: Array<[number, Sockaddr]>;
-  if (familyOf(address) === AF_UNIX) {
-    candidates = [[AF_UNIX, resolveAddress(AF_UNIX, SOCK_STREAM, address)]];
-  } else {
-    const [host, port] = checkHostPort(address, 'address', '[host, port] or a Unix path');
-    candidates = getaddrinfo(host === '' ? 'localhost' : host, port, AF_UNSPEC, SOCK_STREAM, false);
-  }
-  let lastError: unknown;
-  for (const [family, sockaddr] of candidates) {
-    const sock = new Socket(family, SOCK_STREAM);
-    try {
-      connectWithin(sock, sockaddr, limit, family === AF_UNIX ? unixPath(address) : undefined);
-      return sock;
-    } catch (error) {
-      sock.close();
-      lastError = error;
-    }
-  }
-  throw lastError;
-}
-
-// A string is a Unix path; one that reads as host:port was most likely
-// meant as TCP, so an error on it says how to write that.
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^/:]+):\d{1,5}$/;
-
-function connectWithin(sock: Socket, sockaddr: Sockaddr, limitMs: number, path?: string): void {
-  const fd = sock.fileno();
-  const failed = (rc: number): never => {
-    const error = errorFromErrno(-rc, 'connect', path);
-    if (path !== undefined && HOST_PORT.test(path)) {
-      error.message += `; a string is a Unix socket path: a TCP address is [host, port], e.g. ['127.0.0.1', 80]`;
-    }
-    throw error;
-  };
-  if (limitMs < 0) {
-    const rc = calls.connect(fd, sockaddr);
-    if (rc < 0) failed(rc);
-    return;
-  }
-  sock.setBlocking(false);
-  const rc = calls.connect(fd, sockaddr);
-  if (rc < 0 && -rc !== ERRNO.EINPROGRESS) failed(rc);
-  if (rc < 0) {
-    const ready = calls.waitFd(fd, 2, limitMs);
-    if (ready < 0) fail(ready, 'poll');
-    if (ready === 0) throw new TimeoutError(`connect timed out after ${limitMs} ms`, 'connect');
-    const err = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
-    if (err !== 0) failed(-err);
-  }
-  sock.setBlocking(true);
 }

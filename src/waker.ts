@@ -7,7 +7,7 @@ import { errorFromErrno } from './errors.js';
 import { native } from './native.js';
 import { checkFd } from './validate.js';
 
-const calls = native.waker;
+const sys = native.waker;
 
 const unclosed = new FinalizationRegistry<[number, number]>(([readFd, writeFd]) => {
   native.socket.close(readFd);
@@ -24,7 +24,7 @@ interface Fds {
 }
 
 function openFds(forcePipe: boolean): Fds {
-  const fds = calls.open(forcePipe);
+  const fds = sys.open(forcePipe);
   if (typeof fds === 'number') throw errorFromErrno(-fds, forcePipe ? 'pipe' : 'eventfd');
   return { readFd: fds[0], writeFd: fds[1], owned: true };
 }
@@ -39,6 +39,17 @@ let nextFds: Fds | null = null;
  * another worker thread, post it `remoteFd` and call
  * `Waker.fromFd(remoteFd).wake()` there; close that side before this one,
  * since a closed fd's number can be reused.
+ *
+ * @example
+ * ```ts
+ * const sel = new Selector();
+ * const waker = new Waker();
+ * sel.register(waker, EVENT_READ);
+ * waker.wake(); // from this thread, or Waker.fromFd(remoteFd).wake() in a worker
+ * sel.select(null); // returns at once: the waker is readable
+ * waker.drain(); // true: there were wake-ups
+ * waker.close(); sel.close();
+ * ```
  */
 export class Waker {
   #readFd: number;
@@ -61,7 +72,7 @@ export class Waker {
    */
   static fromFd(fd: number): Waker {
     checkFd(fd, 'fd');
-    const rc = calls.check(fd);
+    const rc = sys.check(fd);
     if (rc < 0) throw errorFromErrno(-rc, 'fcntl');
     nextFds = { readFd: -1, writeFd: fd, owned: false };
     return new Waker();
@@ -85,7 +96,7 @@ export class Waker {
    */
   wake(): void {
     if (this.#closed) throw new Error('wake() on a closed Waker');
-    const rc = calls.wake(this.#writeFd);
+    const rc = sys.wake(this.#writeFd);
     if (rc < 0) throw errorFromErrno(-rc, 'write');
   }
 
@@ -93,7 +104,7 @@ export class Waker {
   drain(): boolean {
     this.#ownedOnly('drain');
     if (this.#closed) throw new Error('drain() on a closed Waker');
-    const rc = calls.drain(this.#readFd);
+    const rc = sys.drain(this.#readFd);
     if (rc < 0) throw errorFromErrno(-rc, 'read');
     return rc === 1;
   }
@@ -109,6 +120,7 @@ export class Waker {
     this.#readFd = this.#writeFd = -1;
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -22,6 +22,13 @@ function checkDelay(value: unknown, name: string): number {
 /**
  * Waits `delay` ms, then returns `value`. `sleep(0)` lets every other ready
  * task run once first.
+ *
+ * @example
+ * ```ts
+ * run(function* () {
+ *   const word = yield* sleep(100, 'done'); // 'done', 100 ms later
+ * });
+ * ```
  */
 export function* sleep<T = void>(delay: number, value?: T): Coro<T> {
   checkDelay(delay, 'delay');
@@ -40,6 +47,16 @@ export function* sleep<T = void>(delay: number, value?: T): Coro<T> {
  * Waits for `aw` at most `timeout` ms (`null`: no limit). On timeout the
  * work is cancelled (a coroutine at its current pause, a task by `cancel()`),
  * and TimeoutError is thrown once it has finished unwinding.
+ *
+ * @example
+ * ```ts
+ * const loop = getRunningLoop();
+ * try {
+ *   const data = yield* waitFor(loop.sockRecv(sock, 1024), 1000);
+ * } catch (error) {
+ *   if (!(error instanceof TimeoutError)) throw error; // nothing within 1 s
+ * }
+ * ```
  */
 export function* waitFor<T>(aw: Awaitable<T>, timeout: number | null | undefined): Coro<T> {
   if (!(aw instanceof Task) && !isCoro(aw)) {
@@ -153,8 +170,11 @@ class GatheringFuture extends Future<unknown[]> {
  * running), unless `returnExceptions`, which puts errors in the results.
  * Cancelling the waiting task cancels every child.
  *
- *   const [a, b] = yield* gather(fetchA(), fetchB());
- *   const results = yield* gather([t1, t2], { returnExceptions: true });
+ * @example
+ * ```ts
+ * const [a, b] = yield* gather(sleep(20, 'a'), sleep(10, 'b')); // ['a', 'b'] after 20 ms
+ * const results = yield* gather([t1, t2], { returnExceptions: true });
+ * ```
  */
 export function gather<T extends readonly Awaitable<unknown>[]>(
   ...aws: T

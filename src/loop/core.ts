@@ -25,7 +25,9 @@ import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 
 /** What the exception handler is told. */
 export interface ExceptionContext {
+  /** What happened, e.g. "Task exception was never retrieved". */
   message: string;
+  /** The error, when there is one. */
   exception?: unknown;
   /** The task concerned, when it is still around. */
   task?: Task<unknown>;
@@ -102,7 +104,7 @@ export abstract class BaseEventLoop implements LoopCore {
     }
     this.#selector = selector as Selector<FdState>;
     this.#hooks = selectorHooks(selector);
-    this.#io = new IoWatcher(claimSelector(this.#selector));
+    this.#io = new IoWatcher(claimSelector(this.#selector), this.#enqueueItem);
     this.#signals = new SignalHandlers(this.#hooks);
     unclosedLoops.register(this, { hooks: this.#hooks, watches: this.#signals.watches }, this);
   }
@@ -126,6 +128,7 @@ export abstract class BaseEventLoop implements LoopCore {
     return this.#mode !== IDLE;
   }
 
+  /** True once `close()` has been called. */
   isClosed(): boolean {
     return this.#closed;
   }
@@ -148,6 +151,7 @@ export abstract class BaseEventLoop implements LoopCore {
     this.#selector.close();
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -388,13 +392,13 @@ export abstract class BaseEventLoop implements LoopCore {
   // A blocking select with no timeout, no fd waiter and no signal handler
   // could never return: fail clearly instead of hanging the thread.
   #checkSomethingCanWake(): void {
-    if (this.#io.waiting > 0 || this.#signals.size > 0) return;
+    if (this.#io.waiting > 0 || this.#io.callbacks > 0 || this.#signals.size > 0) return;
     if (this.#promiseWaiters > 0) {
       throw new Error(`the event loop would wait forever: ${this.#promiseWaiters} task(s) wait on Promises, ` +
         'and nothing else can wake the loop. A Promise that waits on Node\'s own timers, fs or net cannot ' +
         'settle while runUntilComplete()/run() blocks the thread: use loop.runAsync() for those.');
     }
     throw new Error('the event loop would wait forever: no task is ready, no timer will fire, no task ' +
-      'waits on a socket and no signal handler is installed (do the pending tasks wait on each other?)');
+      'waits on a socket, no fd callback or signal handler is installed (do the pending tasks wait on each other?)');
   }
 }

@@ -1,16 +1,20 @@
-// EventLoop, the class users hold: the loop core (core.ts) with the socket
-// operations (sock-ops.ts), signal handlers (signals.ts) and the exception
-// handler, run by one of two drivers. runUntilComplete()/runForever() block
+// EventLoop, the class users hold: the loop core (core.ts) with fd
+// callbacks (io.ts), the socket operations (sock-ops.ts, sock-dgram.ts,
+// sendfile.ts), signal handlers (signals.ts) and the exception handler, run by one of two drivers. runUntilComplete()/runForever() block
 // the thread in select (run-blocking.ts: the fastest); runAsync() runs the
 // same iterations inside Node's own loop (run-async.ts). run() is in
 // runners.ts.
-import type { Address, Socket } from '../socket.js';
+import { EVENT_READ, EVENT_WRITE, type FileObject } from '../selector.js';
+import { fileobjToFd } from '../selector-keys.js';
+import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { BaseEventLoop, type ExceptionContext } from './core.js';
 import { runAsync } from './run-async.js';
 import { runForever, runUntilComplete } from './run-blocking.js';
 import { requireRunningLoop } from './running.js';
 import { signalNumber } from './signals.js';
+import { SendfileOp } from './sendfile.js';
+import { RecvfromOp, SendtoOp } from './sock-dgram.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
 import type { Coro } from './futures.js';
 import { type Awaitable, describeError, type Task } from './task.js';
@@ -47,7 +51,27 @@ function defaultExceptionHandler(context: ExceptionContext): void {
 
 /**
  * An asyncio-style event loop over a Selector: runs tasks (generator
- * coroutines), timers, socket operations and signal handlers.
+ * coroutines), timers, socket operations and signal handlers. Coroutines
+ * are generator functions that wait with `yield*`. Most programs call
+ * `run(main)`, which makes and closes a loop; inside a task,
+ * `getRunningLoop()` is the loop.
+ *
+ * @example
+ * ```ts
+ * const loop = new EventLoop();
+ * try {
+ *   const result = loop.runUntilComplete((function* () {
+ *     const [a, b] = socketpair();
+ *     a.setBlocking(false); b.setBlocking(false);
+ *     yield* loop.sockSendall(a, Buffer.from('hi'));
+ *     const data = yield* loop.sockRecv(b, 1024);
+ *     a.close(); b.close();
+ *     return data.toString(); // 'hi'
+ *   })());
+ * } finally {
+ *   loop.close();
+ * }
+ * ```
  */
 export class EventLoop extends BaseEventLoop {
   #handler: ExceptionHandler | null = null;
@@ -74,6 +98,48 @@ export class EventLoop extends BaseEventLoop {
    */
   runAsync<T>(main: Awaitable<T>): Promise<T> {
     return runAsync(this, main);
+  }
+
+  // ---- fd callbacks (io.ts) -----------------------------------------------
+
+  /**
+   * Runs `cb` on the loop whenever `fileobj` is readable (level-triggered:
+   * again each iteration until it is read), as asyncio's `add_reader`.
+   * Replaces an earlier reader of that fd. Throws if a task's socket
+   * operation (sockRecv, sockAccept...) is waiting to read the same fd.
+   * A callback that throws goes to the exception handler.
+   */
+  addReader(fileobj: FileObject, cb: () => void): void {
+    this.#addCallback(fileobj, cb, EVENT_READ);
+  }
+
+  /** Stops the reader of `fileobj`'s fd; false if it had none. */
+  removeReader(fileobj: FileObject): boolean {
+    return this.#removeCallback(fileobj, EVENT_READ);
+  }
+
+  /** As `addReader`, for writability (asyncio's `add_writer`). */
+  addWriter(fileobj: FileObject, cb: () => void): void {
+    this.#addCallback(fileobj, cb, EVENT_WRITE);
+  }
+
+  /** Stops the writer of `fileobj`'s fd; false if it had none. */
+  removeWriter(fileobj: FileObject): boolean {
+    return this.#removeCallback(fileobj, EVENT_WRITE);
+  }
+
+  #addCallback(fileobj: FileObject, cb: () => void, event: number): void {
+    const fd = fileobjToFd(fileobj);
+    checkFunction(cb, 'cb');
+    this._checkOpen();
+    // A Socket's own close or detach then drops the callback (as it wakes tasks).
+    this._io.addCallback(fd, fileobj instanceof Socket ? fileobj : null, event, new Handle(this, cb));
+  }
+
+  #removeCallback(fileobj: FileObject, event: number): boolean {
+    const fd = fileobjToFd(fileobj);
+    if (this.isClosed()) return false;
+    return this._io.removeCallback(fd, event);
   }
 
   // ---- signals -------------------------------------------------------------
@@ -107,6 +173,7 @@ export class EventLoop extends BaseEventLoop {
     this.#handler = handler;
   }
 
+  /** The handler set by `setExceptionHandler`, or null for the default. */
   getExceptionHandler(): ExceptionHandler | null {
     return this.#handler;
   }
@@ -133,7 +200,7 @@ export class EventLoop extends BaseEventLoop {
   // ---- sockets (sock-ops.ts) -----------------------------------------------
 
   /** Accepts a connection: a new non-blocking Socket and the peer's address. */
-  sockAccept(sock: Socket): Coro<[Socket, Address]> {
+  sockAccept<F extends number>(sock: Socket<F>): Coro<[Socket<F>, Address]> {
     return sockAccept(this, this._io, sock);
   }
 
@@ -162,5 +229,35 @@ export class EventLoop extends BaseEventLoop {
    */
   sockConnect(sock: Socket, address: Address): Coro<void> {
     return sockConnect(this, this._io, sock, address);
+  }
+
+  // ---- datagrams (sock-dgram.ts) and files (sendfile.ts) --------------------
+
+  /** Receives a datagram of up to `n` bytes (the rest of a longer one is dropped) and its sender. */
+  sockRecvfrom(sock: Socket, n: number): Coro<[Buffer, Address]> {
+    return new RecvfromOp<Buffer>(this, this._io, sock, n, undefined, true);
+  }
+
+  /**
+   * Receives a datagram into `buf` (at most `nbytes`, default all of it);
+   * returns the byte count and the sender. Allocates no bytes.
+   */
+  sockRecvfromInto(sock: Socket, buf: Uint8Array, nbytes?: number): Coro<[number, Address]> {
+    return new RecvfromOp<number>(this, this._io, sock, buf, nbytes, false);
+  }
+
+  /** Sends `data` as one datagram to `address`, waiting for room if need be; returns the count. */
+  sockSendto(sock: Socket, data: Uint8Array, address: Address): Coro<number> {
+    return new SendtoOp(this, this._io, sock, data, address);
+  }
+
+  /**
+   * Sends `count` bytes (default: to the end) of the open file `fd` from
+   * `offset` (default 0) to a non-blocking stream socket; returns the bytes
+   * sent. Uses zero-copy sendfile(2) where the OS has it, else reads and
+   * sends. The file's own offset is left where it was.
+   */
+  sockSendfile(sock: Socket, fd: number, offset = 0, count: number | null = null): Coro<number> {
+    return new SendfileOp(this, this._io, sock, fd, offset, count);
   }
 }

@@ -70,7 +70,7 @@ export class Future<T = unknown> {
   /** @internal */ _cancelledError: CancelledError | null = null;
   /** @internal */ _report: UnretrievedReport | null = null;
 
-  /** @internal */
+  /** @hidden */
   constructor(loop: FutureLoop) {
     this._loop = loop;
   }
@@ -146,6 +146,7 @@ export class Future<T = unknown> {
     return callbacks.length - kept.length;
   }
 
+  /** Waits for the future with `yield*` in a coroutine: gives its result, or throws its exception. */
   *[Symbol.iterator](): Coro<T> {
     if (this._state === PENDING) {
       awaiting = this;

@@ -4,19 +4,28 @@
 // cancelled) does not unregister at once: the fd is only reviewed before
 // the next select, so a task that reads, echoes and reads again keeps its
 // registration and the steady state makes no epoll_ctl/kevent call at all.
+//
+// The same entry holds the user's fd callbacks (loop.addReader/addWriter).
+// A direction has one owner: a task's socket operation or a callback, never
+// both. asyncio keeps one reader slot per fd, so its add_reader silently
+// takes a pending sock_recv's wake-up and the task hangs; we refuse instead.
 import {
   addCloseWatcher, type CloseWatcher, removeCloseWatcher, type SelectorRegistry,
 } from '../loop-interface.js';
 import { EVENT_READ, EVENT_WRITE, type SelectorKey } from '../selector.js';
 import type { Socket } from '../socket.js';
 import type { Parking, Task } from './task.js';
+import type { Handle, Runnable } from './timers.js';
 
-/** One fd the loop watches: its interest and the (at most) two tasks waiting on it. */
+/** One fd the loop watches: its interest, the (at most) two tasks waiting on it, and its callbacks. */
 export class FdState implements Parking {
   /** Events registered with the selector now. */
   events = 0;
   reader: Task<unknown> | null = null;
   writer: Task<unknown> | null = null;
+  /** addReader's callback, queued each iteration the fd is readable (level-triggered). */
+  readCallback: Handle | null = null;
+  writeCallback: Handle | null = null;
   /** Queued for review before the next select. */
   queued = false;
   /**
@@ -28,7 +37,14 @@ export class FdState implements Parking {
    */
   drained = false;
 
-  constructor(readonly watcher: IoWatcher, readonly sock: Socket, readonly fd: number) {}
+  /** `sock`: the Socket that owns the fd, or null for a plain fd watched through callbacks. */
+  constructor(readonly watcher: IoWatcher, public sock: Socket | null, readonly fd: number) {}
+
+  /** The events someone waits for now. */
+  wanted(): number {
+    return (this.reader !== null || this.readCallback !== null ? EVENT_READ : 0) |
+      (this.writer !== null || this.writeCallback !== null ? EVENT_WRITE : 0);
+  }
 
   /** @internal */
   _unpark(task: Task<unknown>): void {
@@ -39,6 +55,7 @@ export class FdState implements Parking {
 /** The loop's table of fds with waiting tasks, kept in step with its selector. */
 export class IoWatcher implements CloseWatcher {
   readonly #selector: SelectorRegistry<FdState>;
+  readonly #enqueue: (item: Runnable) => void;
   // What each watched socket holds of us: weak, so a socket the user keeps
   // does not keep a dropped loop alive.
   readonly #ref = new WeakRef<CloseWatcher>(this);
@@ -47,18 +64,25 @@ export class IoWatcher implements CloseWatcher {
   #spare: FdState[] = [];
   /** Tasks parked on fds. */
   waiting = 0;
+  /** fd callbacks installed (addReader/addWriter). */
+  callbacks = 0;
 
-  constructor(selector: SelectorRegistry<FdState>) {
+  /** `enqueue` puts a ready fd's callback on the loop's ready queue. */
+  constructor(selector: SelectorRegistry<FdState>, enqueue: (item: Runnable) => void) {
     this.#selector = selector;
+    this.#enqueue = enqueue;
   }
 
-  /**
-   * Parks `task` until `fd` (of `sock`) is ready for `event`, registering
-   * the interest now so that an fd the OS refuses fails here, in the task.
-   */
-  park(sock: Socket, fd: number, event: number, task: Task<unknown>): FdState {
+  /** The entry for `fd`, made if need be; `sock` (when known) is the Socket that owns it. */
+  #entry(fd: number, sock: Socket | null): FdState {
     let state = this.#fds.get(fd);
-    if (state !== undefined && state.sock !== sock) {
+    if (state !== undefined && sock !== null && state.sock !== sock) {
+      if (state.sock === null) {
+        // A plain fd's callbacks came first; now a Socket with that fd shows up.
+        state.sock = sock;
+        addCloseWatcher(sock, this.#ref);
+        return state;
+      }
       // The fd number now belongs to another Socket object (the old one was
       // detached and its fd wrapped anew): the old entry is stale.
       this.#forget(state);
@@ -67,25 +91,80 @@ export class IoWatcher implements CloseWatcher {
     if (state === undefined) {
       state = new FdState(this, sock, fd);
       this.#fds.set(fd, state);
-      addCloseWatcher(sock, this.#ref);
+      if (sock !== null) addCloseWatcher(sock, this.#ref);
     }
+    return state;
+  }
+
+  // Widens the fd's registration to include `event`, registering it now so
+  // an fd the OS refuses fails in the caller.
+  #watch(state: FdState, event: number): void {
+    if ((state.events & event) !== 0) return;
+    const events = state.events | event;
+    try {
+      if (state.events === 0) this.#selector.register(state.fd, events, state);
+      else this.#selector.modify(state.fd, events, state);
+    } catch (error) {
+      // A failed modify leaves the fd unregistered (as in CPython).
+      this.#forget(state, false);
+      throw error;
+    }
+    state.events = events;
+  }
+
+  /**
+   * Installs (or replaces) the callback run whenever `fd` is ready for
+   * `event`. Throws if a task's socket operation waits on that direction.
+   */
+  addCallback(fd: number, sock: Socket | null, event: number, handle: Handle): void {
+    const state = this.#entry(fd, sock);
+    const task = event === EVENT_READ ? state.reader : state.writer;
+    if (task !== null) {
+      throw new Error(`fd ${fd} is in use: a task (${task.name}) waits on it to ${event === EVENT_READ ? 'read' : 'write'} ` +
+        `through a loop socket operation; an fd callback for the same direction would take its wake-ups`);
+    }
+    const old = event === EVENT_READ ? state.readCallback : state.writeCallback;
+    if (old === null) {
+      this.#watch(state, event);
+      this.callbacks++;
+    } else {
+      old.cancel();
+    }
+    if (event === EVENT_READ) state.readCallback = handle;
+    else state.writeCallback = handle;
+  }
+
+  /** Removes `fd`'s callback for `event`, narrowing its registration at once; false if there was none. */
+  removeCallback(fd: number, event: number): boolean {
+    const state = this.#fds.get(fd);
+    const handle = state === undefined ? null : event === EVENT_READ ? state.readCallback : state.writeCallback;
+    if (state === undefined || handle === null) return false;
+    handle.cancel(); // it may be queued already this iteration
+    if (event === EVENT_READ) state.readCallback = null;
+    else state.writeCallback = null;
+    this.callbacks--;
+    // At once, not at the next review: a user who removes a plain fd and
+    // closes it must not leave a registration for a number the kernel reuses.
+    this.#narrow(state);
+    return true;
+  }
+
+  /**
+   * Parks `task` until `fd` (of `sock`) is ready for `event`, registering
+   * the interest now so that an fd the OS refuses fails here, in the task.
+   */
+  park(sock: Socket, fd: number, event: number, task: Task<unknown>): FdState {
+    const state = this.#entry(fd, sock);
     const busy = event === EVENT_READ ? state.reader : state.writer;
     if (busy !== null) {
       throw new Error(`fd ${fd} already has a task waiting to ${event === EVENT_READ ? 'read' : 'write'} ` +
         `(${busy.name}); two tasks ${event === EVENT_READ ? 'reading' : 'writing'} one socket at once would race`);
     }
-    if ((state.events & event) === 0) {
-      const events = state.events | event;
-      try {
-        if (state.events === 0) this.#selector.register(fd, events, state);
-        else this.#selector.modify(fd, events, state);
-      } catch (error) {
-        // A failed modify leaves the fd unregistered (as in CPython).
-        this.#forget(state, false);
-        throw error;
-      }
-      state.events = events;
+    if ((event === EVENT_READ ? state.readCallback : state.writeCallback) !== null) {
+      throw new Error(`fd ${fd} has an fd callback for ${event === EVENT_READ ? 'reading (addReader)' : 'writing (addWriter)'}; ` +
+        'remove it before a socket operation waits on the same direction');
     }
+    this.#watch(state, event);
     if (event === EVENT_READ) state.reader = task;
     else state.writer = task;
     task._waitingOn = state;
@@ -124,6 +203,8 @@ export class IoWatcher implements CloseWatcher {
           state.reader = null;
           this.waiting--;
           task._wake(state);
+        } else if (state.readCallback !== null) {
+          this.#enqueue(state.readCallback);
         }
       }
       if ((mask & EVENT_WRITE) !== 0) {
@@ -132,6 +213,8 @@ export class IoWatcher implements CloseWatcher {
           state.writer = null;
           this.waiting--;
           task._wake(state);
+        } else if (state.writeCallback !== null) {
+          this.#enqueue(state.writeCallback);
         }
       }
       this.#queueReview(state);
@@ -153,27 +236,31 @@ export class IoWatcher implements CloseWatcher {
     for (let i = 0; i < list.length; i++) {
       const state = list[i]!;
       state.queued = false;
-      if (this.#fds.get(state.fd) !== state) continue;
-      const want = (state.reader !== null ? EVENT_READ : 0) | (state.writer !== null ? EVENT_WRITE : 0);
-      if (want === state.events) continue;
-      if (want === 0) {
-        this.#forget(state);
-        continue;
-      }
-      try {
-        this.#selector.modify(state.fd, want, state);
-        state.events = want;
-      } catch {
-        // The fd went bad behind our back; the selector dropped it. Wake the
-        // waiter: its next system call reports the real error.
-        this.#forget(state, false);
-      }
+      if (this.#fds.get(state.fd) === state) this.#narrow(state);
     }
     list.length = 0;
     this.#spare = list;
   }
 
-  /** Called just before `sock` is closed or detached: its waiters get an error. */
+  // Drops the interest nobody waits for any more.
+  #narrow(state: FdState): void {
+    const want = state.wanted();
+    if (want === state.events) return;
+    if (want === 0) {
+      this.#forget(state);
+      return;
+    }
+    try {
+      this.#selector.modify(state.fd, want, state);
+      state.events = want;
+    } catch {
+      // The fd went bad behind our back; the selector dropped it. Wake the
+      // waiter: its next system call reports the real error.
+      this.#forget(state, false);
+    }
+  }
+
+  /** Called just before `sock` is closed or detached: its waiters get an error, its callbacks go. */
   socketClosing(sock: Socket): void {
     const fd = sock.fileno();
     if (fd < 0) return;
@@ -183,10 +270,13 @@ export class IoWatcher implements CloseWatcher {
 
   /** Forgets every fd (the loop is closing; waiting tasks stay pending, as in asyncio). */
   close(): void {
-    for (const state of this.#fds.values()) removeCloseWatcher(state.sock, this.#ref);
+    for (const state of this.#fds.values()) {
+      if (state.sock !== null) removeCloseWatcher(state.sock, this.#ref);
+    }
     this.#fds.clear();
     this.#review.length = 0;
     this.waiting = 0;
+    this.callbacks = 0;
   }
 
   #queueReview(state: FdState): void {
@@ -200,7 +290,7 @@ export class IoWatcher implements CloseWatcher {
   #forget(state: FdState, unregister = true): void {
     if (this.#fds.get(state.fd) === state) {
       this.#fds.delete(state.fd);
-      removeCloseWatcher(state.sock, this.#ref);
+      if (state.sock !== null) removeCloseWatcher(state.sock, this.#ref);
     }
     if (unregister && state.events !== 0) {
       try {
@@ -219,5 +309,13 @@ export class IoWatcher implements CloseWatcher {
     }
     state.reader = null;
     state.writer = null;
+    for (const handle of [state.readCallback, state.writeCallback]) {
+      if (handle !== null) {
+        handle.cancel();
+        this.callbacks--;
+      }
+    }
+    state.readCallback = null;
+    state.writeCallback = null;
   }
 }

@@ -120,6 +120,16 @@ export class Lock {
   /**
    * Runs `body` holding the lock and releases it however `body` ends
    * (asyncio's `async with lock:`).
+   *
+   * @example
+   * ```ts
+   * const lock = new Lock();
+   * // in each task:
+   * yield* lock.hold(function* () {
+   *   yield* loop.sockSendall(sock, header);
+   *   yield* loop.sockSendall(sock, body); // no other task's bytes in between
+   * });
+   * ```
    */
   hold<T>(body: () => Coro<T>): Coro<T> {
     return holdFor(this, body);

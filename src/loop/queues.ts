@@ -35,6 +35,24 @@ function remove(waiters: Future<void>[], fut: Future<void>): void {
 /**
  * A first-in, first-out queue (asyncio.Queue). `maxsize` <= 0 (the default)
  * means unbounded; otherwise `put()` waits while it is full.
+ *
+ * @example
+ * ```ts
+ * run(function* () {
+ *   const queue = new Queue<number>(10);
+ *   const loop = getRunningLoop();
+ *   const consumer = loop.createTask((function* () {
+ *     for (;;) {
+ *       const item = yield* queue.get();
+ *       console.log(item);
+ *       queue.taskDone();
+ *     }
+ *   })());
+ *   for (let i = 0; i < 3; i++) yield* queue.put(i);
+ *   yield* queue.join(); // every item processed
+ *   consumer.cancel();
+ * });
+ * ```
  */
 export class Queue<T> {
   /** The most items it holds (0 or less: no limit). */

@@ -10,6 +10,14 @@ import type { Task } from './task.js';
  * Runs `main` on a fresh loop until it is done, as `asyncio.run`: then
  * cancels the tasks still pending and waits for them, reports failures
  * nobody retrieved, and closes the loop. Returns main's result.
+ *
+ * @example
+ * ```ts
+ * const answer = run(function* main() {
+ *   yield* sleep(10);
+ *   return 42;
+ * });
+ * ```
  */
 export function run<T>(main: (() => Coro<T>) | Coro<T>, options?: EventLoopOptions): T {
   if (runningLoop() !== null) throw new Error('run() cannot be called while an event loop is running on this thread');

@@ -17,6 +17,7 @@
 import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno, OSError } from '../errors.js';
 import { isBlockingFd, tryAccept, tryRecvInto, trySend } from '../loop-interface.js';
+import { recvBuffer, takeReceived } from '../recv-buffer.js';
 import { EVENT_READ, EVENT_WRITE } from '../selector.js';
 import { type Address, Socket } from '../socket.js';
 import { checkBytes, checkInt, describe, INT32_MAX } from '../validate.js';
@@ -30,7 +31,7 @@ const EINPROGRESS = errno.EINPROGRESS!;
 const EINTR = errno.EINTR!;
 
 /** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
-function socketFd(sock: unknown, syscall: string): number {
+export function socketFd(sock: unknown, syscall: string): number {
   if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
   const fd = sock.fileno();
   if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
@@ -51,7 +52,7 @@ function callerTask(loop: LoopCore, what: string): Task<unknown> {
   return task;
 }
 
-function requireNonBlocking(fd: number, what: string): void {
+export function requireNonBlocking(fd: number, what: string): void {
   // accept() and connect() have no per-call "don't wait" flag, so a blocking
   // socket would block the whole loop; asyncio refuses it too.
   if (isBlockingFd(fd)) {
@@ -60,7 +61,9 @@ function requireNonBlocking(fd: number, what: string): void {
 }
 
 /** loop.sockAccept(): a new non-blocking Socket and the peer's address. */
-export function* sockAccept(loop: LoopCore, io: IoWatcher, sock: Socket): Coro<[Socket, Address]> {
+export function* sockAccept<F extends number>(
+  loop: LoopCore, io: IoWatcher, sock: Socket<F>,
+): Coro<[Socket<F>, Address]> {
   const fd = socketFd(sock, 'accept');
   requireNonBlocking(fd, 'sockAccept');
   for (;;) {
@@ -101,13 +104,6 @@ export function* sockConnect(loop: LoopCore, io: IoWatcher, sock: Socket, addres
 
 // ---- the hot ones: hand-written iterators ----------------------------------
 
-// sockRecv reads into this, then copies out what came (as Socket.recv), so
-// a recv(65536) that gets 10 bytes neither allocates nor pins 64 KiB. The
-// read and the copy happen with no pause between them, so one scratch
-// serves every task.
-const SCRATCH_SIZE = 65536;
-let scratch: Buffer | null = null;
-
 // What every parked op returns: yield* hands this very object up to the
 // task (the language passes a delegate's results through unchanged), so it
 // is shared and frozen.
@@ -126,7 +122,7 @@ const DONE = 3;
  * and no symbol returned where a value is expected: both showed up in
  * profiles (derived-constructor stubs, generic strict-equality checks).
  */
-abstract class SockOp<T> implements Coro<T> {
+export abstract class SockOp<T> implements Coro<T> {
   protected phase = NEW;
   protected fd = -1;
   /** Set by attempt() when it returns true. */
@@ -208,7 +204,7 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
     if (this.copy) n = checkInt(this.arg, 'n', 0, INT32_MAX);
     const fd = socketFd(this.sock, 'recv');
     if (this.copy) {
-      this.#buf = n <= SCRATCH_SIZE ? (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE)) : Buffer.allocUnsafe(n);
+      this.#buf = recvBuffer(n);
       this.#length = n;
     } else {
       this.#buf = checkBytes(this.arg, 'buf');
@@ -226,24 +222,13 @@ export class RecvOp<T extends number | Buffer> extends SockOp<T> {
       const got = tryRecvInto(this.fd, this.#buf, 0, this.#length);
       if (got >= 0) {
         if (state !== undefined) state.drained = got > 0 && got < this.#length;
-        this.result = (this.copy ? this.#copyOut(got) : got) as T;
+        this.result = (this.copy ? takeReceived(this.#buf as Buffer, got, this.#length) : got) as T;
         return true;
       }
       if (got !== -EAGAIN) throw errorFromErrno(-got, 'recv');
     }
     this.#state = this.park(EVENT_READ, this.copy ? 'sockRecv' : 'sockRecvInto');
     return false;
-  }
-
-  #copyOut(got: number): Buffer {
-    const buf = this.#buf as Buffer;
-    // Copy out of the scratch, or out of a big buffer mostly left empty.
-    if (buf === scratch || got < this.#length / 2) {
-      const out = Buffer.allocUnsafe(got);
-      buf.copy(out, 0, 0, got);
-      return out;
-    }
-    return buf.subarray(0, got);
   }
 }
 

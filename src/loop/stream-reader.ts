@@ -47,7 +47,7 @@ for (const cls of [IncompleteReadError, LimitOverrunError]) {
   Object.defineProperty(cls.prototype, 'name', { value: cls.name, configurable: true, writable: true });
 }
 
-/** @internal Where a socket-backed reader gets its bytes. */
+/** Where a socket-backed reader gets its bytes (internal: not exported from the package). */
 export interface ReaderSource {
   readonly loop: EventLoop;
   readonly sock: Socket;

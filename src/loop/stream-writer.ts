@@ -25,7 +25,7 @@ export const LOW_WATER = 16 * 1024;
 // drain) follows the kernel in steps of this size.
 const SEND_CHUNK = 64 * 1024;
 
-/** @internal One connection: the socket, the write queue, and how it ends. */
+/** One connection: the socket, the write queue, and how it ends (internal: not exported from the package). */
 export class StreamTransport implements ReaderSource {
   readonly #chunks: Buffer[] = [];
   /** Bytes written but not yet handed to the kernel. */
@@ -217,7 +217,7 @@ export class StreamWriter {
   readonly #transport: StreamTransport;
   readonly #reader: StreamReader | null;
 
-  /** @internal Made by `openConnection`/`startServer`. */
+  /** @hidden Made by `openConnection`/`startServer`. */
   constructor(transport: StreamTransport, reader: StreamReader | null) {
     this.#transport = transport;
     this.#reader = reader;

@@ -5,7 +5,8 @@ import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, IPPROTO_TCP, SOCK_STREAM, TCP_NO
 import { GaiError } from '../errors.js';
 import { native } from '../native.js';
 import { checkHostPort, getaddrinfo } from '../address.js';
-import { type Address, createServer, Socket } from '../socket.js';
+import { createServer } from '../connections.js';
+import { type Address, Socket } from '../socket.js';
 import { checkInt, describe, INT32_MAX } from '../validate.js';
 import { type EventLoop, getRunningLoop } from './event-loop.js';
 import { CancelledError, type Coro, Future } from './futures.js';
@@ -75,6 +76,15 @@ function* connect(loop: EventLoop, address: Address): Coro<Socket> {
  * a reader and a writer for the connection (asyncio.open_connection).
  * `limit`: the reader's limit (default 64 KiB); `timeout`: ms allowed for
  * connecting, else TimeoutError.
+ *
+ * @example
+ * ```ts
+ * const [reader, writer] = yield* openConnection(['127.0.0.1', 8888]);
+ * writer.write('hello\n');
+ * const line = yield* reader.readline(); // a Buffer, up to and with '\n'
+ * writer.close();
+ * yield* writer.waitClosed();
+ * ```
  */
 export function* openConnection(
   address: Address,
@@ -96,6 +106,7 @@ export function* openConnection(
 
 /** Options for `startServer`. */
 export interface StartServerOptions {
+  /** The listen backlog; defaults to min(SOMAXCONN, 128). */
   backlog?: number;
   /** SO_REUSEPORT: several servers (e.g. one per worker) share the port. */
   reusePort?: boolean;
@@ -121,7 +132,7 @@ export class Server {
   #closedWaiters: Future<void>[] = [];
   #forever: Future<never> | null = null;
 
-  /** @internal Use `startServer`. */
+  /** @hidden Use `startServer`. */
   constructor(loop: EventLoop, sockets: Socket[], onClient: (r: StreamReader, w: StreamWriter) => Coro<void>,
     limit: number) {
     this.#loop = loop;
@@ -185,6 +196,7 @@ export class Server {
     }
   }
 
+  /** Calls `close()`, so that `using` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -264,10 +276,17 @@ function* pause(loop: EventLoop, ms: number): Coro<void> {
  * ends (at once, dropping unsent data, if it was cancelled or threw); an
  * error it throws goes to the loop's exception handler.
  *
- *   const server = yield* startServer(function* (reader, writer) {
- *     writer.write(yield* reader.readline());
+ * @example
+ * ```ts
+ * // An echo of each line, on a free port.
+ * const server = yield* startServer(function* (reader, writer) {
+ *   for (let line; (line = yield* reader.readline()).length > 0;) {
+ *     writer.write(line);
  *     yield* writer.drain();
- *   }, ['127.0.0.1', 8888]);
+ *   }
+ * }, ['127.0.0.1', 0]);
+ * server.sockets[0]!.getsockname(); // ['127.0.0.1', the port it got]
+ * ```
  */
 export function* startServer(
   onClient: (reader: StreamReader, writer: StreamWriter) => Coro<void>,

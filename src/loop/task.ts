@@ -73,7 +73,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   #cancelling = false;
   /** @internal */ declare readonly _loop: LoopCore;
 
-  /** @internal Use `loop.createTask()`. */
+  /** @hidden Use `loop.createTask()`. */
   constructor(loop: LoopCore, coro: Coro<T>, name?: string) {
     super(loop);
     this._coro = coro;
@@ -282,7 +282,7 @@ export function describeError(error: unknown): string {
  * so a sleep costs one heap entry and no callback or future.
  */
 export class SleepHandle extends TimerHandle implements Parking {
-  /** @internal */
+  /** @hidden */
   constructor(owner: HandleOwner, when: number, task: Task<unknown>) {
     super(owner, when, noop, task);
   }

@@ -22,7 +22,7 @@ export class TaskGroup {
   #onCompleted: Future<boolean> | null = null;
   readonly #onTaskDone = (task: Task<unknown>): void => this.#taskDone(task);
 
-  /** @internal Made by `taskGroup()`. */
+  /** @hidden Made by `taskGroup()`. */
   constructor(loop: EventLoop, parent: Task<unknown>) {
     this.#loop = loop;
     this.#parent = parent;
@@ -120,11 +120,15 @@ export class TaskGroup {
  * AggregateError of the failures is thrown. A cancelled parent cancels the
  * children and stays cancelled.
  *
- *   const [a, b] = yield* taskGroup(function* (tg) {
- *     const a = tg.createTask(fetch('a'));
- *     const b = tg.createTask(fetch('b'));
- *     return [a, b];
- *   });
+ * @example
+ * ```ts
+ * const [a, b] = yield* taskGroup(function* (tg) {
+ *   const a = tg.createTask(sleep(20, 'a'));
+ *   const b = tg.createTask(sleep(10, 'b'));
+ *   return [a, b];
+ * });
+ * a.result(); // 'a': both are done here
+ * ```
  */
 export function* taskGroup<T>(body: (tg: TaskGroup) => Coro<T>): Coro<T> {
   if (typeof body !== 'function') throw new TypeError(`body must be a generator function, got ${describe(body)}`);

@@ -23,7 +23,7 @@ export class Timeout {
   #handle: Handle | null = null;
   readonly #task: Task<unknown>;
 
-  /** @internal Made by `timeout()`/`timeoutAt()`. */
+  /** @hidden Made by `timeout()`/`timeoutAt()`. */
   constructor(task: Task<unknown>, when: number | null) {
     this.#task = task;
     this.#when = when;

@@ -36,7 +36,7 @@ export class Handle implements Runnable {
   /** @internal */ _arg: unknown;
   /** @internal */ readonly _owner: HandleOwner;
 
-  /** @internal */
+  /** @hidden */
   constructor(owner: HandleOwner, callback: (arg: never) => void, arg?: unknown) {
     this._owner = owner;
     this._callback = callback;
@@ -74,7 +74,7 @@ export class TimerHandle extends Handle {
   /** @internal Scheduling order, so equal deadlines run first-in first-out. */ _seq = 0;
   /** @internal True while the handle sits in the heap. */ _scheduled = false;
 
-  /** @internal */
+  /** @hidden */
   constructor(owner: HandleOwner, when: number, callback: (arg: never) => void, arg?: unknown) {
     super(owner, callback, arg);
     this._when = when;

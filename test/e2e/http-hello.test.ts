@@ -1,6 +1,11 @@
 // examples/http-hello.ts, run as a process and talked to by curl, and, for
 // what curl will not send (pipelined or malformed requests), by Python's socket.
-import { afterEach, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { curl, stopAllCurl } from './curl.js';
 import { Driver, stopAllPython } from './python-client.js';
@@ -189,5 +194,71 @@ describe('examples/http-hello.ts with a raw socket', () => {
     expect(example.lines.at(-1)).toBe('Server stopped');
     expect(example.stderr).toBe('');
     await client.quit();
+  });
+});
+
+describe('examples/http-hello.ts serving files with sockSendfile (--root)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ns-http-'));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const big = randomBytes(10 * 1024 * 1024 + 123);
+  writeFileSync(join(root, 'big.bin'), big);
+  writeFileSync(join(root, 'small.txt'), 'small file\n');
+  writeFileSync(join(root, '.hidden'), 'hidden\n');
+  writeFileSync(join(dir, 'secret.txt'), 'outside the root\n');
+  symlinkSync(join(dir, 'secret.txt'), join(root, 'link.txt'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const sha = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+  it('sends a 10 MB file that curl receives byte for byte, with its Content-Length', async () => {
+    const example = await startExample('http-hello', { args: ['--root', root] });
+    const out = join(dir, 'download.bin');
+    const result = await curl(['-sv', '-o', out, url(example, '/file/big.bin')], { timeoutMs: 30_000 });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('< HTTP/1.1 200 OK');
+    expect(result.stderr).toContain(`< Content-Length: ${big.length}`);
+    expect(result.stderr).toContain('< Content-Type: application/octet-stream');
+    expect(sha(readFileSync(out))).toBe(sha(big));
+    await example.waitForLine(/"GET \/file\/big\.bin HTTP\/1\.1" 200$/);
+  });
+
+  it('serves several files, and the hello page, over one kept-alive connection', async () => {
+    const example = await startExample('http-hello', { args: ['--root', root] });
+    const [a, b] = [join(dir, 'a.bin'), join(dir, 'b.txt')];
+    const result = await curl(['-sv', '-o', a, url(example, '/file/big.bin'), '-o', b, url(example, '/file/small.txt'),
+      url(example, '/')], { timeoutMs: 30_000 });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/Re-using existing connection/);
+    expect(sha(readFileSync(a))).toBe(sha(big));
+    expect(readFileSync(b, 'utf8')).toBe('small file\n');
+    expect(result.stdout).toBe(HELLO);
+  });
+
+  it('answers HEAD with the file\'s length and no body', async () => {
+    const example = await startExample('http-hello', { args: ['--root', root] });
+    const result = await curl(['-sI', url(example, '/file/small.txt')]);
+    expect(result.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(result.stdout).toContain('Content-Length: 11\r\n');
+    expect(result.stdout.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  it('refuses paths out of the root, hidden files and symbolic links with 403, and a missing file with 404', async () => {
+    const example = await startExample('http-hello', { args: ['--root', root] });
+    const status = async (path: string): Promise<string> =>
+      (await curl(['-s', '--path-as-is', '-o', '/dev/null', '-w', '%{http_code}', url(example, path)])).stdout;
+    expect(await status('/file/../secret.txt')).toBe('403');
+    expect(await status('/file/..%2Fsecret.txt')).toBe('403');
+    expect(await status('/file/%2E%2E%2Fsecret.txt')).toBe('403');
+    expect(await status('/file/.hidden')).toBe('403');
+    expect(await status('/file/link.txt')).toBe('403');
+    expect(await status('/file/nope.txt')).toBe('404');
+    expect(await status('/file/small.txt')).toBe('200');
+  });
+
+  it('answers /file/ with 404 when started without --root', async () => {
+    const example = await startExample('http-hello');
+    const result = await curl(['-s', '-o', '/dev/null', '-w', '%{http_code}', url(example, '/file/small.txt')]);
+    expect(result.stdout).toBe('404');
   });
 });

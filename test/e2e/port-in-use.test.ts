@@ -9,7 +9,7 @@ import { ROOT } from './run-example.js';
 
 const LISTENING = [
   'blocking-echo', 'blocking-multi-client', 'nonblocking-busy-loop', 'selector-echo', 'loop-echo',
-  'task-errors', 'graceful-shutdown', 'http-hello', 'reuseport-workers',
+  'task-errors', 'graceful-shutdown', 'http-hello', 'reuseport-workers', 'worker-messages',
 ];
 
 let taken: Server;
