@@ -72,6 +72,9 @@ const SERVERS: ServerSpec[] = [
   // ===== native-selectors: the Selector loop and the coroutine loop in both modes =====
   { name: 'ns-selector', startTimeoutMs: 30_000,
     cmd: (h, p) => tsx('bench/servers/selector-echo.ts', h, `${p}`) },
+  // The example users run (`npm start`), quiet: it should keep up with the row above.
+  { name: 'ns-selector-example', startTimeoutMs: 30_000,
+    cmd: (h, p) => tsx('examples/selector-echo.ts', h, `${p}`, '--quiet') },
   { name: 'ns-loop', startTimeoutMs: 30_000,
     cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'blocking') },
   { name: 'ns-loop-async', startTimeoutMs: 30_000,

@@ -18,7 +18,7 @@
 //   grow without end. Past MAX_UNSENT bytes we drop EVENT_READ: we stop
 //   reading from that client until it has read enough of its echo. TCP then
 //   fills up and slows the client's sends. Other clients are not affected.
-// - Hang-ups and errors. recv() returning an empty Buffer (Python's b'') is
+// - Hang-ups and errors. recv returning no bytes (Python's b'') is
 //   the client closing its end: we send what is still owed, then unregister
 //   and close. (The chapter's loop keeps the socket, which is readable
 //   forever after EOF, and spins printing b''.) A reset or a broken pipe
@@ -29,26 +29,27 @@
 //   100% CPU. Like asyncio, we stop watching the server socket for
 //   ACCEPT_RETRY_MS and try again then (by when clients may have left).
 // - Ctrl-C (SIGINT) and SIGTERM close every connection, the server socket and
-//   the selector, print the CPU used, and exit with code 0: see `runSlice()`.
-//   Under `npx tsx`, tsx's command line sits in between: it passes Ctrl-C
-//   on again and kills the script unless the script's process.on listener
-//   has run within about 30 ms (see examples/support/cli.ts), so there
-//   select() waits in steps of RELAYED_WAIT_MS instead of a whole second.
+//   the selector, print the CPU used, and exit with code 0. Node's
+//   process.on('SIGINT') would not do: Node runs such a listener only when
+//   control comes back to its own event loop, and this loop never gives it
+//   back. A SignalReader (Python's signal.set_wakeup_fd) instead makes the
+//   signals one more fd in the same select(), readable the moment one
+//   arrives, so the loop acts on Ctrl-C at once, even while it sleeps.
 // - --quiet (or QUIET=1) drops the per-event lines, for benchmarks.
 import {
   BlockingIOError, ConnectionAbortedError, DefaultSelector, EVENT_READ, EVENT_WRITE, IPPROTO_TCP,
-  OSError, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket, TCP_NODELAY,
+  OSError, SignalReader, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket, TCP_NODELAY,
 } from '../src/index.js';
 import {
-  announce, bindOrExit, exampleOptions, launcherRelaysSignals, showAddress, showBytes, startCpuMeter,
+  announce, bindOrExit, exampleOptions, showAddress, showBytes, startCpuMeter, tellLauncher,
 } from './support/cli.js';
 
 const SELECT_TIMEOUT_MS = 1000; // the chapter's select(timeout=1)
-const RECV_SIZE = 64 * 1024; // the chapter reads 1024; bigger reads mean fewer calls for big payloads
+const RECV_SIZE = 256 * 1024; // the chapter reads 1024; bigger reads mean fewer calls for big payloads
+const QUEUED_RECV_SIZE = 64 * 1024; // a read while we still owe the client: see receive()
 const MAX_UNSENT = 1024 * 1024; // per connection; past this we stop reading from it
 const ACCEPT_BATCH = 64; // connections accepted per readiness of the server socket
 const ACCEPT_RETRY_MS = 1000; // after accept() fails for want of fds (asyncio's ACCEPT_RETRY_DELAY)
-const RELAYED_WAIT_MS = 10; // longest wait in select() under tsx's command line
 
 const { host, port, family, quiet } = exampleOptions();
 const log = quiet ? (_line: string): void => {} : (line: string): void => console.log(line);
@@ -60,11 +61,11 @@ interface Connection {
   readonly unsent: Buffer[]; // received, not yet sent back, oldest first
   unsentBytes: number;
   events: number; // what it is registered for now
-  peerClosed: boolean; // recv() returned EOF: the client sends no more
+  peerClosed: boolean; // recv returned EOF: the client sends no more
   open: boolean;
 }
 
-// key.data is the Connection; null for the server socket.
+// key.data is the Connection; null for the server socket and the signals.
 const selector = new DefaultSelector<Connection | null>();
 const serverSocket = new Socket(family, SOCK_STREAM);
 serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
@@ -72,15 +73,21 @@ serverSocket.setBlocking(false);
 bindOrExit(host, port, () => serverSocket.bind([host, port]));
 serverSocket.listen();
 selector.register(serverSocket, EVENT_READ, null);
+const signals = new SignalReader(['SIGINT', 'SIGTERM']); // before we say we are ready
+selector.register(signals, EVENT_READ, null);
 announce(serverSocket);
 
 const connections = new Set<Connection>();
+// Every recv lands in this one buffer and the echo is sent straight from
+// it: only what the kernel does not take at once is copied (into `unsent`).
+const received = Buffer.allocUnsafe(RECV_SIZE);
 const cpuUsed = startCpuMeter();
 let acceptPausedUntil: number | null = null; // performance.now() at which to watch the server socket again
 let idleSince = performance.now(); // for "No events" once per idle second, whatever the wait
+let stopSignal: string | null = null; // the first SIGINT or SIGTERM
 
 // The chapter's `while True:` loop, one turn: wait (at most a second) for
-// sockets to be ready, then handle each one that is.
+// sockets or a signal to be ready, then handle each one that is.
 function turn(): void {
   let timeout = SELECT_TIMEOUT_MS;
   if (acceptPausedUntil !== null) {
@@ -92,7 +99,6 @@ function turn(): void {
       timeout = Math.min(timeout, left);
     }
   }
-  if (launcherRelaysSignals) timeout = Math.min(timeout, RELAYED_WAIT_MS);
   const events = selector.select(timeout);
   const now = performance.now();
   if (events.length > 0) {
@@ -103,41 +109,18 @@ function turn(): void {
   }
   for (const [key, mask] of events) {
     if (key.fileobj === serverSocket) acceptClients();
+    else if (key.fileobj === signals) readSignals();
     else serve(key.data!, mask);
   }
 }
 
-// Why not simply `for (;;) turn()`: Node runs a process.on('SIGINT')
-// listener only when control comes back to its own event loop, and such a
-// loop never gives it back, so Ctrl-C would be noted and never acted on.
-// (With no listener at all, Ctrl-C kills the process at once, exit code 130,
-// nothing closed in order.) Nor does select() return early on a signal: like
-// Python (PEP 475), the library retries an interrupted wait with the time
-// that is left, and JavaScript has no way to make a signal wake it.
-// So we run turns in slices of about SLICE_MS and schedule the next slice
-// with setImmediate(). Between two slices Node's loop goes round once
-// without sleeping (a pending immediate makes its own poll non-blocking) and
-// hands any signal to our listener; the next slice sees `stopSignal` first.
-// Busy, we notice a signal within SLICE_MS; idle, within SELECT_TIMEOUT_MS,
-// as select() has to time out first. Slices rather than one turn each: a
-// trip through Node's loop costs about as much as a select() (measured here:
-// ~4 us), and while busy that would be paid on every turn.
-const SLICE_MS = 10;
-let stopSignal: NodeJS.Signals | null = null;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    stopSignal = signal;
-  });
-}
-
-function runSlice(): void {
-  if (stopSignal !== null) {
-    shutDown(stopSignal);
-    return;
+function readSignals(): void {
+  for (const signal of signals.read()) {
+    // Under `npx tsx`, tsx's command line also got Ctrl-C and passes it on
+    // (then kills us) unless told at once that we have it: see support/cli.ts.
+    tellLauncher(signal);
+    stopSignal ??= signal;
   }
-  const sliceEnd = performance.now() + SLICE_MS;
-  do turn(); while (performance.now() < sliceEnd);
-  setImmediate(runSlice);
 }
 
 function acceptClients(): void {
@@ -182,38 +165,45 @@ function serve(connection: Connection, mask: number): void {
 }
 
 function receive(connection: Connection): void {
-  let data: Buffer;
+  // Owing nothing, what we read goes straight back out: read big. Owing
+  // something, a read only lengthens the queue: read less, so the queue
+  // stays within MAX_UNSENT plus one small read.
+  const size = connection.unsentBytes === 0 ? RECV_SIZE : QUEUED_RECV_SIZE;
+  let n: number;
   try {
-    data = connection.socket.recv(RECV_SIZE);
+    n = connection.socket.recvInto(received, size);
   } catch (error) {
     if (error instanceof BlockingIOError) return; // a spurious wake-up: nothing after all
     fail(connection, error);
     return;
   }
-  if (data.length === 0) {
+  if (n === 0) {
     connection.peerClosed = true;
     log(`${connection.name} has finished sending`);
-  } else {
-    log(`I got some data from ${connection.name}: ${showBytes(data)}`);
-    connection.unsent.push(data);
-    connection.unsentBytes += data.length;
+    sendUnsent(connection);
+    return;
   }
-  sendUnsent(connection); // most of the time the kernel takes it all, now
+  const data = received.subarray(0, n);
+  // Checked here, not only in log(): building this line costs more than the echo.
+  if (!quiet) log(`I got some data from ${connection.name}: ${showBytes(data)}`);
+  // Owing nothing, we echo at once, and most of the time the kernel takes
+  // it all. Owing something, the new bytes wait behind it, to keep the order.
+  const sent = connection.unsentBytes === 0 ? trySend(connection, data) : 0;
+  if (sent === null) return;
+  if (sent < n) {
+    connection.unsent.push(Buffer.from(data.subarray(sent))); // a copy: `received` is reused
+    connection.unsentBytes += n - sent;
+  }
+  updateInterest(connection);
 }
 
 /** Sends as much of the queue as the kernel takes, then re-registers to suit. */
 function sendUnsent(connection: Connection): void {
-  const { socket, unsent } = connection;
+  const { unsent } = connection;
   while (unsent.length > 0) {
     const head = unsent[0]!;
-    let sent: number;
-    try {
-      sent = socket.send(head);
-    } catch (error) {
-      if (error instanceof BlockingIOError) break; // the kernel's buffer is full
-      fail(connection, error);
-      return;
-    }
+    const sent = trySend(connection, head);
+    if (sent === null) return;
     connection.unsentBytes -= sent;
     if (sent < head.length) {
       unsent[0] = head.subarray(sent); // a partial write: the rest waits for EVENT_WRITE
@@ -226,6 +216,17 @@ function sendUnsent(connection: Connection): void {
     return;
   }
   updateInterest(connection);
+}
+
+/** How much of `data` the kernel took (0: its buffer is full), or null if the connection failed and is closed. */
+function trySend(connection: Connection, data: Buffer): number | null {
+  try {
+    return connection.socket.send(data);
+  } catch (error) {
+    if (error instanceof BlockingIOError) return 0;
+    fail(connection, error);
+    return null;
+  }
 }
 
 /**
@@ -259,17 +260,20 @@ function close(connection: Connection, why: string): void {
   log(`Connection from ${connection.name} ${why}`);
 }
 
-function shutDown(signal: NodeJS.Signals): void {
+function shutDown(signal: string): void {
   console.log(`Got ${signal}: closing ${connections.size} connection(s) and the server socket`);
   for (const connection of connections) close(connection, 'closed by shutdown');
   if (acceptPausedUntil === null) selector.unregister(serverSocket);
   serverSocket.close();
+  selector.unregister(signals);
+  signals.close(); // SIGINT and SIGTERM act as they did before we started
   selector.close();
   const { cpuSeconds, wallSeconds, percent } = cpuUsed();
   console.log(`Served for ${wallSeconds.toFixed(2)} s using ${cpuSeconds.toFixed(2)} s of CPU ` +
     `= ${Math.round(percent)}% of one core`);
-  // Nothing is left to keep Node's loop alive (signal listeners do not), so
-  // the process exits by itself, with code 0.
+  // Nothing is left to keep Node's loop alive, so the process exits by
+  // itself, with code 0.
 }
 
-runSlice();
+while (stopSignal === null) turn();
+shutDown(stopSignal);

@@ -154,6 +154,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ns::InitSelector(env, exports);
   ns::InitSocket(env, exports);
   ns::InitWaker(env, exports);
+  ns::InitSignals(env, exports);
   ns::InitKqueueTesting(env, exports);
   exports.Set("drainMicrotasks", Napi::Function::New<DrainMicrotasks>(env, "drainMicrotasks"));
   return exports;

@@ -77,6 +77,7 @@ void InitErrors(Napi::Env env, Napi::Object exports);
 void InitSelector(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitWaker(Napi::Env env, Napi::Object exports);
+void InitSignals(Napi::Env env, Napi::Object exports);
 void InitKqueueTesting(Napi::Env env, Napi::Object exports);  // test-only export
 
 // Process-wide signal watching (signals.cc). The handler writes the signal

@@ -12,7 +12,11 @@
 // WatchSignal of the same signal puts ours back on top and chains to theirs;
 // src/loop/signals.ts keeps Node's signal watch alive while a loop watches,
 // so libuv does not replace or reset the disposition under us.
+//
+// NativeSignalPipe (below) is the same watch with a pipe of its own instead
+// of a selector's: the native half of SignalReader (src/signal-reader.ts).
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,6 +198,113 @@ void UnwatchSignal(int signo, int wake_fd) {
 
 void UnwatchAllSignals(int wake_fd) {
   for (int signo = 1; signo < kMaxSignal; signo++) UnwatchSignal(signo, wake_fd);
+}
+
+namespace {
+
+// A pipe the handler writes each delivered signal's number into, one byte
+// per delivery, so read() returns them in the order they came. Owned by its
+// Environment: a worker's pipes stop being watched, then close, as it ends.
+class NativeSignalPipe : public Napi::ObjectWrap<NativeSignalPipe>, public EnvResource {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeSignalPipe",
+                       {
+                           InstanceMethod<&NativeSignalPipe::Fileno>("fileno"),
+                           InstanceMethod<&NativeSignalPipe::Watch>("watchSignal"),
+                           InstanceMethod<&NativeSignalPipe::Unwatch>("unwatchSignal"),
+                           InstanceMethod<&NativeSignalPipe::Read>("read"),
+                           InstanceMethod<&NativeSignalPipe::Close>("close"),
+                       });
+  }
+
+  explicit NativeSignalPipe(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<NativeSignalPipe>(info), instance_(Instance::Of(info.Env())) {
+    instance_->Add(this);
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    int err = pipe2(fds_, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : errno;
+#else
+    int err = pipe(fds_) == 0 ? 0 : errno;
+    for (int i = 0; err == 0 && i < 2; i++) {
+      fcntl(fds_[i], F_SETFD, FD_CLOEXEC);
+      fcntl(fds_[i], F_SETFL, fcntl(fds_[i], F_GETFL) | O_NONBLOCK);
+    }
+#endif
+    if (err != 0) {
+      fds_[0] = fds_[1] = -1;
+      Napi::Error e = Napi::Error::New(info.Env(), std::string("pipe: ") + strerror(err));
+      e.Set("errno", Napi::Number::New(info.Env(), err));
+      e.ThrowAsJavaScriptException();
+    }
+  }
+
+  ~NativeSignalPipe() override {
+    Release();
+    instance_->Remove(this);
+  }
+
+  void ReleaseAtTeardown() override { Release(); }
+
+ private:
+  Napi::Value Fileno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fds_[0]); }
+
+  // watchSignal(signo) -> 0 | -errno
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    int signo;
+    if (!ArgInt(info, 0, &signo)) return {};
+    if (fds_[1] < 0) return Errno(info.Env(), EBADF);
+    return Napi::Number::New(info.Env(), -WatchSignal(signo, fds_[1]));
+  }
+
+  Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+    int signo;
+    if (!ArgInt(info, 0, &signo)) return {};
+    if (fds_[1] >= 0) UnwatchSignal(signo, fds_[1]);
+    return info.Env().Undefined();
+  }
+
+  // read() -> the signal numbers waiting in the pipe, oldest first | -errno
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fds_[0] < 0) return Errno(env, EBADF);
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t k = 0;
+    uint8_t buf[256];
+    for (;;) {
+      ssize_t n = read(fds_[0], buf, sizeof buf);
+      if (n > 0) {
+        for (ssize_t i = 0; i < n; i++) out.Set(k++, Napi::Number::New(env, buf[i]));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return Errno(env, errno);
+      return out;
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  // Every watch goes before the write end closes: the handler must never
+  // write to a closed (and perhaps reused) fd number.
+  void Release() {
+    if (fds_[1] >= 0) UnwatchAllSignals(fds_[1]);
+    for (int& fd : fds_) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  }
+
+  int fds_[2] = {-1, -1};
+  Instance* instance_;
+};
+
+}  // namespace
+
+void InitSignals(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeSignalPipe", NativeSignalPipe::Define(env));
 }
 
 }  // namespace ns

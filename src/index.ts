@@ -6,6 +6,7 @@ export {
   type PollMode, type RegisterOptions,
 } from './selector.js';
 export { Waker } from './waker.js';
+export { SignalReader } from './signal-reader.js';
 export { Socket, type Address, type AddressOf } from './socket.js';
 export { socketpair, createServer, createConnection, type ServerOptions } from './connections.js';
 export {

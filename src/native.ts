@@ -77,6 +77,17 @@ export interface NativeWakerCalls {
   check(fd: number): number;
 }
 
+/** The native half of SignalReader (native/signals.cc): a pipe the signal handler writes to. */
+export interface NativeSignalPipe {
+  /** The read end; -1 once closed. */
+  fileno(): number;
+  watchSignal(signo: number): number;
+  unwatchSignal(signo: number): void;
+  /** The signal numbers delivered since the last call, oldest first, or -errno. */
+  read(): number[] | number;
+  close(): void;
+}
+
 export interface NativeAddon {
   errnoNames: Record<number, string>;
   strerror(errno: number): string;
@@ -84,6 +95,7 @@ export interface NativeAddon {
   backends: string[];
   socket: NativeSocketCalls;
   waker: NativeWakerCalls;
+  NativeSignalPipe: new () => NativeSignalPipe;
   constants: Record<string, number>;
   /** The resolver's EAI_NONAME on this platform. */
   eaiNoname: number;

@@ -144,11 +144,15 @@ const launcherSocket = ((): string | null => {
   return existsSync(path) ? path : null;
 })();
 
-/** True when the parent is tsx's command line, which relays signals (see above). */
-export const launcherRelaysSignals = launcherSocket !== null;
+// True when the parent is tsx's command line, which relays signals (see above).
+const launcherRelaysSignals = launcherSocket !== null;
 
-/** Tells tsx's command line, if it launched us, that `signal` arrived here. */
-function tellLauncher(signal: string): void {
+/**
+ * Tells tsx's command line, if it launched us, that `signal` arrived here,
+ * so that it neither passes it on again nor kills us. Call it as soon as the
+ * signal is seen (a loop's signal handler, or a SignalReader's read()).
+ */
+export function tellLauncher(signal: string): void {
   if (launcherSocket === null) return;
   const body = Buffer.from(JSON.stringify({ type: 'signal', signal }));
   const frame = Buffer.alloc(4 + body.length);

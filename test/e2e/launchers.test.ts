@@ -95,7 +95,13 @@ describe.each<Launcher>(['node', 'npx', 'npm'])('under %s', (launcher) => {
     const clients = new Driver();
     await clients.connect('c', example);
     await example.waitForLine(/^I got a connection from /);
+    // Idle: it sleeps in select() for a second at a time.
+    await example.waitForLine(/^No events, waiting a bit more!$/, { from: example.lines.length, timeoutMs: 3000 });
+    const from = example.lines.length;
     example.interrupt();
+    const goodbye = await example.waitForLine(/^Got SIGINT: /, { from, timeoutMs: 5000 });
+    // Ctrl-C ended that sleep: nothing was printed in between.
+    expect(example.lines.slice(from, goodbye.index)).toEqual([]);
     expect(await example.waitForExit(5000)).toEqual(launcherExit(launcher));
     expect(example.lines.filter((line) => line !== 'No events, waiting a bit more!').slice(2)).toEqual([
       'Got SIGINT: closing 1 connection(s) and the server socket',
