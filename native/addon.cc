@@ -87,6 +87,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ns::InitErrors(env, exports);
   ns::InitSelector(env, exports);
   ns::InitSocket(env, exports);
+  ns::InitUring(env, exports);
   exports.Set("drainMicrotasks", Napi::Function::New<DrainMicrotasks>(env, "drainMicrotasks"));
   return exports;
 }

@@ -28,6 +28,7 @@ inline Napi::Value Errno(Napi::Env env, int err) { return Napi::Number::New(env,
 void InitErrors(Napi::Env env, Napi::Object exports);
 void InitSelector(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
+void InitUring(Napi::Env env, Napi::Object exports);
 
 // Process-wide signal watching (signals.cc). The handler writes the signal
 // number as one byte to every watching wake-up pipe.

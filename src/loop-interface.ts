@@ -8,10 +8,11 @@
 // block" would cost more than the system call. The loop turns any other
 // errno into a typed error itself (errorFromErrno).
 import { MSG_DONTWAIT } from './constants.js';
-import { native, type NativeAddress, type NativeSelector } from './native.js';
+import { native, type NativeAddress, type NativeRing, type NativeSelector } from './native.js';
 import { nativeSelectorOf, type Selector } from './selector.js';
 
 export { addCloseListener, removeCloseListener } from './socket.js';
+export type { NativeRing } from './native.js';
 
 const sys = native.socket;
 
@@ -28,6 +29,11 @@ export function tryRecvInto(fd: number, buf: Uint8Array, offset: number, length:
 /** Sends what the kernel takes now of `data[offset, offset + length)`: the count, or -errno. */
 export function trySend(fd: number, data: Uint8Array, offset: number, length: number): number {
   return sys.send(fd, data, offset, length, MSG_DONTWAIT);
+}
+
+/** Closes an fd the loop owns (a connection a cancelled accept got anyway). */
+export function closeFd(fd: number): void {
+  sys.close(fd);
 }
 
 /** True if `fd` is in blocking mode (accept and connect have no per-call "don't wait" flag). */
@@ -63,4 +69,16 @@ export interface SelectorHooks {
 export function selectorHooks(selector: Selector<unknown>): SelectorHooks {
   const hooks: NativeSelector = nativeSelectorOf(selector);
   return hooks;
+}
+
+/** Why an io_uring cannot be used on this thread ('' when it can): asks the kernel. */
+export function probeIoUring(): string {
+  return native.uring.probe();
+}
+
+/** A new ring of `entries` submission slots (throws if the kernel refuses). */
+export function openRing(entries: number): NativeRing {
+  const Ring = native.uring.NativeRing;
+  if (Ring === undefined) throw new Error('this build of the addon has no io_uring support');
+  return new Ring(entries);
 }

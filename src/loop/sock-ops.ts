@@ -30,7 +30,7 @@ const EINPROGRESS = errno.EINPROGRESS!;
 const EINTR = errno.EINTR!;
 
 /** The fd of an open Socket; throws a typed error naming `syscall` otherwise. */
-function socketFd(sock: unknown, syscall: string): number {
+export function socketFd(sock: unknown, syscall: string): number {
   if (!(sock instanceof Socket)) throw new TypeError(`sock must be a Socket, got ${describe(sock)}`);
   const fd = sock.fileno();
   if (fd < 0) throw new OSError(EBADF, 'Bad file descriptor: the socket is closed', syscall);
@@ -38,12 +38,12 @@ function socketFd(sock: unknown, syscall: string): number {
 }
 
 /** The error a parked task gets when another task closed its socket. */
-function closedWhileWaiting(syscall: string): OSError {
+export function closedWhileWaiting(syscall: string): OSError {
   return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
 }
 
 /** The task that called `what` (a socket operation), which must be one of `loop`'s. */
-function callerTask(loop: LoopCore, what: string): Task<unknown> {
+export function callerTask(loop: LoopCore, what: string): Task<unknown> {
   const task = currentTask();
   if (task === null || task._loop !== loop) {
     throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);
@@ -51,7 +51,7 @@ function callerTask(loop: LoopCore, what: string): Task<unknown> {
   return task;
 }
 
-function requireNonBlocking(fd: number, what: string): void {
+export function requireNonBlocking(fd: number, what: string): void {
   // accept() and connect() have no per-call "don't wait" flag, so a blocking
   // socket would block the whole loop; asyncio refuses it too.
   if (isBlockingFd(fd)) {
