@@ -324,9 +324,9 @@ export abstract class BaseEventLoop implements LoopCore {
     this.#idleDriver = driver;
   }
 
-  /** @internal True when something is queued to run. */
+  /** @internal True when something is queued to run (or, in io_uring mode, to submit). */
   _hasReadyWork(): boolean {
-    return this.#ready.length > 0;
+    return this.#ready.length > 0 || (this.#uring !== null && this.#uring.queued > 0);
   }
 
   /** @internal The earliest timer's deadline, or Infinity. */

@@ -89,6 +89,11 @@ export class Uring {
   readonly #fds = new Map<number, RingFd>();
   #selectorPolled = false;
   #closed = false;
+
+  /** Records queued for the next enter (runAsync submits them before it idles). */
+  get queued(): number {
+    return this.#queued;
+  }
   /** Tasks waiting on a request in flight (for the loop's "would wait forever" check). */
   waiting = 0;
 
