@@ -131,7 +131,7 @@ describe.runIf(ioUringAvailable())('io_uring mode', () => {
             }
             const into = round % 2 === 0;
             const buf = Buffer.alloc(700);
-            const reader = loop.createTask(into ? loop.sockRecvInto(a, buf) : loop.sockRecv(a, 700));
+            const reader = loop.createTask<number | Buffer>(into ? loop.sockRecvInto(a, buf) : loop.sockRecv(a, 700));
             const delay = round % 4;
             for (let i = 0; i < delay; i++) yield;
             reader.cancel();
