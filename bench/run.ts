@@ -76,6 +76,8 @@ const SERVERS: ServerSpec[] = [
     cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'blocking') },
   { name: 'ns-loop-async', startTimeoutMs: 30_000,
     cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'async') },
+  { name: 'ns-loop-uring', startTimeoutMs: 30_000, optional: process.platform !== 'linux',
+    cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'blocking', '--io', 'io_uring') },
 ];
 
 // Ratios are computed against these two, when they are part of the run.

@@ -334,3 +334,16 @@ describe.runIf(ioUringAvailable())('io_uring mode', () => {
     }
   });
 });
+
+describe.runIf(ioUringAvailable())('io_uring mode in worker threads', () => {
+  it('gives each worker\'s loop a ring of its own', async () => {
+    const { tsWorker } = await import('../support/workers.js');
+    const run = (id: number): Promise<unknown> => new Promise((resolve, reject) => {
+      const worker = tsWorker(new URL('./fixtures/uring-worker.ts', import.meta.url), { id });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+    });
+    expect(await Promise.all([run(1), run(2)])).toEqual(['ping 1', 'ping 2']);
+  });
+});
