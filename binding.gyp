@@ -5,7 +5,8 @@
     "libkqueue_dir%": "<!(node -p \"process.env.LIBKQUEUE_DIR || ''\")",
     # io_uring for the loop where liburing-dev is installed: the path of
     # liburing.a, linked statically, or '' (then ioUringAvailable() says why).
-    # NATIVE_SELECTORS_LIBURING=0 builds without it.
+    # NATIVE_SELECTORS_LIBURING=0 builds without it; so does a cross build
+    # (the host's liburing.a is for the host's architecture).
     "liburing_a%": "<!(node -e \"const fs=require('fs');if(process.platform==='linux'&&process.env.NATIVE_SELECTORS_LIBURING!=='0'&&fs.existsSync('/usr/include/liburing.h')){const a=['/usr/lib/'+require('os').machine()+'-linux-gnu','/usr/lib64','/usr/lib','/usr/local/lib'].map(d=>d+'/liburing.a').find(f=>fs.existsSync(f));if(a)process.stdout.write(a)}\")"
   },
   "targets": [
@@ -17,6 +18,7 @@
         "native/selector.cc",
         "native/signals.cc",
         "native/socket.cc",
+        "native/waker.cc",
         "native/epoll.cc",
         "native/kqueue.cc",
         "native/poll.cc",
@@ -32,7 +34,7 @@
         "GCC_ENABLE_CPP_EXCEPTIONS": "NO"
       },
       "conditions": [
-        ["OS=='linux' and liburing_a!=''", {
+        ["OS=='linux' and liburing_a!='' and target_arch==host_arch", {
           "defines": ["NS_HAVE_LIBURING"],
           "libraries": ["<(liburing_a)"],
           # Its symbols stay private to the addon.

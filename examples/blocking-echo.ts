@@ -13,7 +13,7 @@
 import {
   ConnectionError, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket,
 } from '../src/index.js';
-import { announce, endsWithCRLF, exampleOptions, showAddress, showBytes } from './support/cli.js';
+import { announce, bindOrExit, endsWithCRLF, exampleOptions, showAddress, showBytes } from './support/cli.js';
 
 const { host, port, family } = exampleOptions();
 
@@ -21,7 +21,7 @@ const serverSocket = new Socket(family, SOCK_STREAM); // AF_INET + SOCK_STREAM: 
 // Lets a restarted server bind the port at once, instead of failing with
 // "address already in use" while the old connections sit in TIME_WAIT.
 serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-serverSocket.bind([host, port]);
+bindOrExit(host, port, () => serverSocket.bind([host, port]));
 serverSocket.listen();
 announce(serverSocket);
 

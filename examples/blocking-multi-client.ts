@@ -20,13 +20,13 @@
 import {
   ConnectionError, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket,
 } from '../src/index.js';
-import { announce, endsWithCRLF, exampleOptions, showAddress, showBytes } from './support/cli.js';
+import { announce, bindOrExit, endsWithCRLF, exampleOptions, showAddress, showBytes } from './support/cli.js';
 
 const { host, port, family } = exampleOptions();
 
 const serverSocket = new Socket(family, SOCK_STREAM);
 serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-serverSocket.bind([host, port]);
+bindOrExit(host, port, () => serverSocket.bind([host, port]));
 serverSocket.listen();
 announce(serverSocket);
 

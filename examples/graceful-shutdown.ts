@@ -27,7 +27,7 @@ import {
   type Address, CancelledError, type Coro, EventLoop, gather, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET,
   Socket, type Task, TimeoutError, waitFor,
 } from '../src/index.js';
-import { announce, exampleOptions, showAddress } from './support/cli.js';
+import { announce, bindOrExit, exampleOptions, onSignal, showAddress } from './support/cli.js';
 
 const GRACE_MS = 2000; // the chapter's wait_for(task, 2)
 
@@ -73,7 +73,7 @@ function* main(): Coro<void> {
   try {
     serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
     serverSocket.setBlocking(false);
-    serverSocket.bind([host, port]);
+    bindOrExit(host, port, () => serverSocket.bind([host, port]));
     serverSocket.listen();
     announce(serverSocket);
     yield* connectionListener(serverSocket);
@@ -113,7 +113,7 @@ function shutdown(signal: string): void {
 }
 
 try {
-  for (const signal of ['SIGINT', 'SIGTERM']) loop.addSignalHandler(signal, () => shutdown(signal));
+  for (const signal of ['SIGINT', 'SIGTERM']) loop.addSignalHandler(signal, onSignal(signal, () => shutdown(signal)));
   try {
     loop.runUntilComplete(mainTask);
   } catch (error) {

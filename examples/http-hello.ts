@@ -9,7 +9,8 @@
 //
 // What it does of HTTP/1.1 (RFC 9112), and no more:
 // - Parses the request line and the header fields, up to the blank line
-//   that ends them. A head that is not well-formed gets 400 Bad Request; one
+//   that ends them. Lines end in CRLF, or in a bare LF, which RFC 9112
+//   (section 2.2) lets a server accept; a CR anywhere else is refused. A head that is not well-formed gets 400 Bad Request; one
 //   longer than 8 KiB, 431; a version other than 1.x, 505. Then the
 //   connection is closed: after a request we cannot parse we do not know
 //   where the next one would start.
@@ -35,14 +36,13 @@ import {
   CancelledError, type Coro, createServer, currentTask, type EventLoop, getRunningLoop, IPPROTO_TCP,
   OSError, run, SHUT_WR, type Socket, TCP_NODELAY, TimeoutError, waitFor,
 } from '../src/index.js';
-import { announce, exampleOptions, showAddress } from './support/cli.js';
+import { announce, bindOrExit, exampleOptions, onSignal, showAddress } from './support/cli.js';
 
 const MAX_HEAD_BYTES = 8 * 1024;
 const RECV_SIZE = 64 * 1024;
 const LINGER_MS = 2000;
 
 const HELLO = Buffer.from('Hello, world!\n');
-const HEAD_END = Buffer.from('\r\n\r\n');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 const EMPTY: Buffer = Buffer.alloc(0);
 
@@ -72,9 +72,21 @@ class HttpError extends Error {
   }
 }
 
-/** Parses the head (request line and header fields, without the blank line). */
+/**
+ * Where the head ends, once it has arrived: `end` just after the last field
+ * line's LF, `next` just after the blank line (CRLF or LF) that follows.
+ */
+function findHeadEnd(data: Buffer): { end: number; next: number } | null {
+  for (let lf = data.indexOf(0x0a); lf >= 0; lf = data.indexOf(0x0a, lf + 1)) {
+    if (data[lf + 1] === 0x0a) return { end: lf + 1, next: lf + 2 };
+    if (data[lf + 1] === 0x0d && data[lf + 2] === 0x0a) return { end: lf + 1, next: lf + 3 };
+  }
+  return null;
+}
+
+/** Parses the head (request line and header fields, each with its line end). */
 function parseHead(head: string): Request {
-  const lines = head.split('\r\n');
+  const lines = head.replace(/\r?\n$/, '').split(/\r?\n/);
   const requestLine = REQUEST_LINE.exec(lines[0]!);
   if (requestLine === null) throw new HttpError(400, 'malformed request line');
   const [, method, target, major, minor] = requestLine as unknown as [string, string, string, string, string];
@@ -171,25 +183,25 @@ export function* serveHttp(loop: EventLoop, connection: Socket, name: string, lo
   try {
     for (;;) {
       // 1. The head, up to the blank line.
-      let end: number;
-      while ((end = received.indexOf(HEAD_END)) < 0 && received.length <= MAX_HEAD_BYTES) {
+      let head: { end: number; next: number } | null;
+      while ((head = findHeadEnd(received)) === null && received.length <= MAX_HEAD_BYTES) {
         // EOF: between requests, the normal end of a connection; within
         // one, a client that gave up. Either way there is nobody to answer.
         if (!(yield* receiveMore())) return;
       }
-      if (end < 0 || end + HEAD_END.length > MAX_HEAD_BYTES) {
+      if (head === null || head.next > MAX_HEAD_BYTES) {
         yield* refuse(431, `head longer than ${MAX_HEAD_BYTES} bytes`);
         return;
       }
       let request: Request;
       try {
-        request = parseHead(received.toString('latin1', 0, end));
+        request = parseHead(received.toString('latin1', 0, head.end));
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         yield* refuse(error.status, error.message);
         return;
       }
-      received = received.subarray(end + HEAD_END.length);
+      received = received.subarray(head.next);
 
       // 2. The body, read and dropped.
       if (request.expectContinue && received.length < request.bodyLength) replies.push(CONTINUE);
@@ -222,12 +234,14 @@ function* main(): Coro<void> {
   const { host, port, family, quiet } = exampleOptions();
   const log = quiet ? (_line: string): void => {} : (line: string): void => console.log(line);
   const loop = getRunningLoop();
-  const serverSocket = createServer([host, port], { family }); // bound, listening, SO_REUSEADDR
+  const serverSocket = bindOrExit(host, port, () => createServer([host, port], { family })); // bound, listening, SO_REUSEADDR
   try {
     serverSocket.setBlocking(false);
     announce(serverSocket);
     const mainTask = currentTask()!;
-    for (const signal of ['SIGINT', 'SIGTERM']) loop.addSignalHandler(signal, () => mainTask.cancel());
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+      loop.addSignalHandler(signal, onSignal(signal, () => mainTask.cancel()));
+    }
     for (;;) {
       const [connection, address] = yield* loop.sockAccept(serverSocket);
       // An answer is one small write: send it now, do not wait to fill a segment.

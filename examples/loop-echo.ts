@@ -18,7 +18,7 @@ import {
   type Address, CancelledError, ConnectionAbortedError, type Coro, currentTask, type EventLoop,
   getRunningLoop, type IoMode, OSError, run, sleep, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket,
 } from '../src/index.js';
-import { announce, exampleOptions, showAddress } from './support/cli.js';
+import { announce, bindOrExit, exampleOptions, onSignal, showAddress } from './support/cli.js';
 
 // The chapter reads 1024 bytes at a time; bigger reads mean fewer trips
 // round the loop for big payloads.
@@ -84,12 +84,14 @@ function* main(): Coro<void> {
   try {
     serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
     serverSocket.setBlocking(false); // sockAccept() needs a non-blocking socket
-    serverSocket.bind([host, port]);
+    bindOrExit(host, port, () => serverSocket.bind([host, port]));
     serverSocket.listen();
     announce(serverSocket);
 
     const mainTask = currentTask()!;
-    for (const signal of ['SIGINT', 'SIGTERM']) loop.addSignalHandler(signal, () => mainTask.cancel());
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+      loop.addSignalHandler(signal, onSignal(signal, () => mainTask.cancel()));
+    }
 
     yield* listenForConnections(serverSocket, loop);
   } finally {

@@ -21,14 +21,14 @@ import {
   BlockingIOError, ConnectionError, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket, type Address,
 } from '../src/index.js';
 import {
-  announce, endsWithCRLF, exampleOptions, showAddress, showBytes, startCpuMeter,
+  announce, bindOrExit, endsWithCRLF, exampleOptions, showAddress, showBytes, startCpuMeter,
 } from './support/cli.js';
 
 const { host, port, family, duration } = exampleOptions({ duration: 3 });
 
 const serverSocket = new Socket(family, SOCK_STREAM);
 serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-serverSocket.bind([host, port]);
+bindOrExit(host, port, () => serverSocket.bind([host, port]));
 serverSocket.listen();
 serverSocket.setBlocking(false); // accept() now throws BlockingIOError instead of waiting
 announce(serverSocket);

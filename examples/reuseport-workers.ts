@@ -33,7 +33,7 @@ import {
   SOCK_STREAM, SOL_SOCKET, Socket, type Task, TCP_NODELAY,
 } from '../src/index.js';
 import { serveHttp } from './http-hello.js';
-import { announce, exampleOptions, showAddress } from './support/cli.js';
+import { announce, bindOrExit, exampleOptions, showAddress } from './support/cli.js';
 
 /** What a worker is told when it starts. */
 interface WorkerSetup {
@@ -171,7 +171,7 @@ function startMain(): void {
   const reservation = new Socket(family, SOCK_STREAM);
   reservation.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
   reservation.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
-  reservation.bind([host, port]);
+  bindOrExit(host, port, () => reservation.bind([host, port]));
   const [, boundPort] = reservation.getsockname() as [string, number];
 
   const workers: WorkerHandle[] = [];

@@ -21,7 +21,7 @@
 // the handler, and run main with runUntilComplete(), then close the loop
 // (which removes the handler: Ctrl-C then ends the process as usual).
 import { allTasks, CancelledError, type Coro, EventLoop, sleep } from '../src/index.js';
-import { exampleOptions } from './support/cli.js';
+import { exampleOptions, onSignal } from './support/cli.js';
 
 const { duration } = exampleOptions({ duration: 10 });
 
@@ -52,7 +52,7 @@ function* main(): Coro<void> {
 
 const loop = new EventLoop();
 try {
-  loop.addSignalHandler('SIGINT', cancelTasks);
+  loop.addSignalHandler('SIGINT', onSignal('SIGINT', cancelTasks));
   loop.runUntilComplete(main());
 } finally {
   loop.close();

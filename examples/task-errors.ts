@@ -34,7 +34,7 @@ import {
   type Address, CancelledError, type Coro, currentTask, type EventLoop, getRunningLoop, run,
   SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket,
 } from '../src/index.js';
-import { announce, exampleOptions, showAddress, showBytes } from './support/cli.js';
+import { announce, bindOrExit, exampleOptions, onSignal, showAddress, showBytes } from './support/cli.js';
 
 const { host, port, family, flags } = exampleOptions({ flags: ['handled'] });
 
@@ -90,7 +90,7 @@ function* main(): Coro<void> {
   try {
     serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
     serverSocket.setBlocking(false);
-    serverSocket.bind([host, port]);
+    bindOrExit(host, port, () => serverSocket.bind([host, port]));
     serverSocket.listen();
     announce(serverSocket);
     console.log(flags.handled
@@ -100,7 +100,9 @@ function* main(): Coro<void> {
     // As asyncio.run() does on Ctrl-C: cancel the main task; run() then
     // cancels the others and closes the loop.
     const mainTask = currentTask()!;
-    for (const signal of ['SIGINT', 'SIGTERM']) loop.addSignalHandler(signal, () => mainTask.cancel());
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+      loop.addSignalHandler(signal, onSignal(signal, () => mainTask.cancel()));
+    }
 
     yield* listenForConnections(serverSocket, loop);
   } finally {

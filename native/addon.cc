@@ -1,8 +1,10 @@
 // Module init and the shared argument checks. The addon is context-aware:
 // nothing here is per-process, so each worker_threads Environment loads its
 // own copy of the exports.
+#include <unistd.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "addon.h"
@@ -69,6 +71,69 @@ bool ArgSlice(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* 
   return true;
 }
 
+Instance* Instance::Of(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<Instance*>(data);
+}
+
+void Instance::Init(napi_env env) {
+  auto* self = new Instance();
+  napi_set_instance_data(
+      env, self, [](napi_env, void* data, void*) { delete static_cast<Instance*>(data); }, nullptr);
+  napi_add_async_cleanup_hook(env, OnTeardown, self, nullptr);
+}
+
+void Instance::Own(int fd) {
+  if (fd < 0) return;
+  if (static_cast<size_t>(fd) >= owned_.size()) owned_.resize(fd + 1, 0);
+  owned_[fd] = 1;
+}
+
+void Instance::Disown(int fd) {
+  if (fd >= 0 && static_cast<size_t>(fd) < owned_.size()) owned_[fd] = 0;
+}
+
+void Instance::Remove(EnvResource* r) {
+  auto it = std::find(resources_.begin(), resources_.end(), r);
+  if (it != resources_.end()) resources_.erase(it);
+}
+
+void Instance::HandleClosed() {
+  if (--closing_ == 0 && tearing_down_) FinishTeardown();
+}
+
+bool Instance::Stopping(napi_env env) {
+  // Node-API refuses every call that may run JS once the Environment is
+  // stopping (worker.terminate(), process.exit()); this is the cheapest.
+  napi_value undefined;
+  bool same;
+  return napi_get_undefined(env, &undefined) != napi_ok ||
+         napi_strict_equals(env, undefined, undefined, &same) != napi_ok;
+}
+
+void Instance::OnTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
+  auto* self = static_cast<Instance*>(arg);
+  self->hook_ = handle;
+  self->tearing_down_ = true;
+  // Each releases itself (and may start a uv_close); the list is copied as
+  // a resource could remove itself.
+  std::vector<EnvResource*> resources(self->resources_);
+  for (EnvResource* r : resources) r->ReleaseAtTeardown();
+  for (size_t fd = 0; fd < self->owned_.size(); fd++) {
+    if (self->owned_[fd]) close(static_cast<int>(fd));
+  }
+  self->owned_.clear();
+  if (self->closing_ == 0) self->FinishTeardown();
+}
+
+void Instance::FinishTeardown() {
+  if (hook_ == nullptr) return;
+  napi_async_cleanup_hook_handle hook = hook_;
+  hook_ = nullptr;
+  napi_remove_async_cleanup_hook(hook);
+}
+
 }  // namespace ns
 
 namespace {
@@ -84,10 +149,12 @@ Napi::Value DrainMicrotasks(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ns::Instance::Init(env);
   ns::InitErrors(env, exports);
   ns::InitSelector(env, exports);
   ns::InitSocket(env, exports);
   ns::InitUring(env, exports);
+  ns::InitWaker(env, exports);
   exports.Set("drainMicrotasks", Napi::Function::New<DrainMicrotasks>(env, "drainMicrotasks"));
   return exports;
 }

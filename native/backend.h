@@ -11,6 +11,14 @@ namespace ns {
 
 enum : uint32_t { kEventRead = 1, kEventWrite = 2 };
 
+// Trigger mode bits of a registration, as smol-rs/polling's PollMode:
+// 0 is level-triggered; kModeEdge reports once per new readiness
+// (EPOLLET, EV_CLEAR); kModeOneshot reports once, then nothing until the
+// next Modify re-arms the fd (which stays registered). Both bits together
+// are edge-oneshot. The numbers are shared with src/selector.ts.
+enum : uint32_t { kModeLevel = 0, kModeEdge = 1, kModeOneshot = 2 };
+constexpr uint32_t kModeAll = kModeEdge | kModeOneshot;
+
 // One ready fd, as written into the caller's buffer.
 struct ReadyEvent {
   int32_t fd;
@@ -26,9 +34,13 @@ class Backend {
   virtual int Fd() const = 0;
 
   // Each returns 0 or an errno. `events` is a non-empty subset of
-  // kEventRead | kEventWrite, already validated by the caller.
-  virtual int Add(int fd, uint32_t events) = 0;
-  virtual int Modify(int fd, uint32_t old_events, uint32_t events) = 0;
+  // kEventRead | kEventWrite and `mode` a subset of kModeAll, already
+  // validated by the caller; a mode the backend cannot do is EINVAL.
+  // Modify is also how a oneshot fd is re-armed: it must re-arm even when
+  // events and mode are unchanged.
+  virtual int Add(int fd, uint32_t events, uint32_t mode) = 0;
+  virtual int Modify(int fd, uint32_t old_events, uint32_t old_mode, uint32_t events,
+                     uint32_t mode) = 0;
   virtual int Remove(int fd, uint32_t events) = 0;
 
   // One wait of at most timeout_ns (-1: forever, 0: poll), rounded up to the

@@ -1,4 +1,5 @@
-// epoll(7) backend: level-triggered, one interest entry per fd.
+// epoll(7) backend: one interest entry per fd; edge and oneshot are the
+// kernel's own EPOLLET and EPOLLONESHOT.
 #include "backend.h"
 
 #include <cerrno>
@@ -14,10 +15,12 @@
 namespace ns {
 namespace {
 
-uint32_t ToEpoll(uint32_t events) {
+uint32_t ToEpoll(uint32_t events, uint32_t mode) {
   uint32_t e = 0;
   if (events & kEventRead) e |= EPOLLIN;
   if (events & kEventWrite) e |= EPOLLOUT;
+  if (mode & kModeEdge) e |= EPOLLET;
+  if (mode & kModeOneshot) e |= EPOLLONESHOT;
   return e;
 }
 
@@ -28,12 +31,13 @@ class EpollBackend final : public Backend {
 
   int Fd() const override { return epfd_; }
 
-  int Add(int fd, uint32_t events) override {
-    return Control(EPOLL_CTL_ADD, fd, events);
+  int Add(int fd, uint32_t events, uint32_t mode) override {
+    return Control(EPOLL_CTL_ADD, fd, events, mode);
   }
 
-  int Modify(int fd, uint32_t, uint32_t events) override {
-    return Control(EPOLL_CTL_MOD, fd, events);
+  // EPOLL_CTL_MOD also re-arms an EPOLLONESHOT entry that has fired.
+  int Modify(int fd, uint32_t, uint32_t, uint32_t events, uint32_t mode) override {
+    return Control(EPOLL_CTL_MOD, fd, events, mode);
   }
 
   int Remove(int fd, uint32_t) override {
@@ -79,9 +83,9 @@ class EpollBackend final : public Backend {
   }
 
  private:
-  int Control(int op, int fd, uint32_t events) {
+  int Control(int op, int fd, uint32_t events, uint32_t mode) {
     epoll_event ev{};
-    ev.events = ToEpoll(events);
+    ev.events = ToEpoll(events, mode);
     // The interest travels with the event, so Wait needs no lookup table.
     ev.data.u64 = (static_cast<uint64_t>(events) << 32) | static_cast<uint32_t>(fd);
     return epoll_ctl(epfd_, op, fd, &ev) == 0 ? 0 : errno;

@@ -38,7 +38,10 @@ class KqueueBackend final : public Backend {
 #endif
   }
 
-  int Add(int fd, uint32_t events) override {
+  // Trigger modes other than level are refused until this backend maps
+  // them (EV_CLEAR for edge, EV_DISPATCH re-enabled by Modify for oneshot).
+  int Add(int fd, uint32_t events, uint32_t mode) override {
+    if (mode != kModeLevel) return ENOSYS;
     if (fd >= 0 && static_cast<size_t>(fd) < slots_.size() && slots_[fd].interest != 0) {
       // This fd number was closed without Remove and has been reused. The
       // kernel dropped its filters at close(), but libkqueue cannot notice a
@@ -56,7 +59,8 @@ class KqueueBackend final : public Backend {
     return 0;
   }
 
-  int Modify(int fd, uint32_t old_events, uint32_t events) override {
+  int Modify(int fd, uint32_t old_events, uint32_t, uint32_t events, uint32_t mode) override {
+    if (mode != kModeLevel) return ENOSYS;
     // Only the filters that change are touched: a kept filter stays as is.
     int err = Apply(fd, events & ~old_events, EV_ADD);
     if (err == 0) err = Apply(fd, old_events & ~events, EV_DELETE);

@@ -37,7 +37,20 @@ int OpenWakePipe(int fds[2]) {
   return 0;
 }
 
-class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
+// A blocking wait sleeps at most this long at a time, then checks whether
+// Node is stopping the thread: worker.terminate() stops the Environment and
+// interrupts JS, but nothing it does wakes a thread parked in epoll_wait,
+// kevent or poll. An idle blocked loop pays one wake-up per slice; a select
+// that returns sooner pays nothing.
+constexpr int64_t kStopCheckNs = 250 * 1000000LL;
+
+// The libuv handle behind startWatch, with what its close callback needs.
+struct Watch {
+  uv_poll_t poll;
+  Instance* instance;
+};
+
+class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResource {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeSelector",
@@ -58,8 +71,10 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
   }
 
   // new NativeSelector(backend: 'epoll' | 'kqueue' | 'poll')
-  explicit NativeSelector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSelector>(info) {
+  explicit NativeSelector(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<NativeSelector>(info), instance_(Instance::Of(info.Env())) {
     Napi::Env env = info.Env();
+    instance_->Add(this);
     if (!info[0].IsString()) {
       Napi::TypeError::New(env, "backend must be a string").ThrowAsJavaScriptException();
       return;
@@ -81,20 +96,37 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
       return;
     }
     err = OpenWakePipe(wake_);
-    if (err == 0) err = backend_->Add(wake_[0], kEventRead);
+    if (err == 0) err = backend_->Add(wake_[0], kEventRead, kModeLevel);
     if (err != 0) {
       ThrowSetupError(env, err, "wake-up pipe");
       Release();
     }
   }
 
-  ~NativeSelector() override { Release(); }
+  ~NativeSelector() override {
+    Release();
+    instance_->Remove(this);
+  }
+
+  void ReleaseAtTeardown() override { Release(); }
 
  private:
   static void ThrowSetupError(Napi::Env env, int err, const char* what) {
     Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
     e.Set("errno", Napi::Number::New(env, err));
     e.ThrowAsJavaScriptException();
+  }
+
+  // An interest with neither event would register an fd that is reported
+  // only on error or hang-up, as nothing: a blocking wait would then spin.
+  // (Other bits are ignored.)
+  static bool CheckInterest(const Napi::CallbackInfo& info, int events, const char* name) {
+    if ((events & static_cast<int>(kEventRead | kEventWrite)) != 0) return true;
+    Napi::RangeError::New(info.Env(), std::string(name) +
+                                          " must be EVENT_READ (1), EVENT_WRITE (2) or both, got " +
+                                          std::to_string(events))
+        .ThrowAsJavaScriptException();
+    return false;
   }
 
   bool Open(Napi::Env env) {
@@ -107,25 +139,39 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
     return Napi::Number::New(info.Env(), backend_ ? backend_->Fd() : -1);
   }
 
-  // add(fd, events) -> 0 | -errno
+  // A trigger mode argument (backend.h's kMode bits); absent is level.
+  static bool ArgMode(const Napi::CallbackInfo& info, size_t i, uint32_t* mode) {
+    int m = 0;
+    if (!info[i].IsUndefined() && !ArgInt(info, i, &m)) return false;
+    *mode = static_cast<uint32_t>(m) & kModeAll;
+    return true;
+  }
+
+  // add(fd, events, mode?) -> 0 | -errno
   Napi::Value Add(const Napi::CallbackInfo& info) {
     int fd, events;
-    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events)) return {};
+    uint32_t mode;
+    if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) ||
+        !ArgMode(info, 2, &mode))
+      return {};
+    if (!CheckInterest(info, events, "events")) return {};
     if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), fd < 0 ? EBADF : EEXIST);
-    int err = backend_->Add(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite));
+    int err = backend_->Add(fd, static_cast<uint32_t>(events) & (kEventRead | kEventWrite), mode);
     return Napi::Number::New(info.Env(), -err);
   }
 
-  // modify(fd, oldEvents, events) -> 0 | -errno
+  // modify(fd, oldEvents, events, oldMode?, mode?) -> 0 | -errno
   Napi::Value Modify(const Napi::CallbackInfo& info) {
     int fd, old_events, events;
+    uint32_t old_mode, mode;
     if (!Open(info.Env()) || !ArgInt(info, 0, &fd) || !ArgInt(info, 1, &old_events) ||
-        !ArgInt(info, 2, &events))
+        !ArgInt(info, 2, &events) || !ArgMode(info, 3, &old_mode) || !ArgMode(info, 4, &mode))
       return {};
+    if (!CheckInterest(info, events, "events")) return {};
     if (fd < 0 || fd == wake_[0]) return Errno(info.Env(), EBADF);
     uint32_t all = kEventRead | kEventWrite;
-    int err = backend_->Modify(fd, static_cast<uint32_t>(old_events) & all,
-                               static_cast<uint32_t>(events) & all);
+    int err = backend_->Modify(fd, static_cast<uint32_t>(old_events) & all, old_mode,
+                               static_cast<uint32_t>(events) & all, mode);
     return Napi::Number::New(info.Env(), -err);
   }
 
@@ -172,7 +218,8 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
     const int64_t deadline = timeout_ns > 0 ? MonotonicNs() + timeout_ns : 0;
 
     for (;;) {
-      int n = backend_->Wait(timeout_ns, out, capacity);
+      bool sliced = timeout_ns < 0 || timeout_ns > kStopCheckNs;
+      int n = backend_->Wait(sliced ? kStopCheckNs : timeout_ns, out, capacity);
       if (n < 0 && n != -EINTR) return Errno(env, -n);
       bool woken = false;
       int count = 0;
@@ -185,6 +232,8 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
         }
       }
       if (count > 0 || woken || timeout_ns == 0) return Napi::Number::New(env, count);
+      // Back to JS with nothing: V8 then ends the thread as asked.
+      if (sliced && Instance::Stopping(env)) return Napi::Number::New(env, 0);
       if (timeout_ns > 0) {
         // EINTR, or a wake-up from the primitive before the deadline (timer
         // slack): wait again for what is left, never return early empty.
@@ -263,28 +312,38 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
     if (watch_ == nullptr) {
       uv_loop_t* loop = nullptr;
       if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Errno(env, ENOTSUP);
-      watch_ = new uv_poll_t;
-      int err = uv_poll_init(loop, watch_, fd);
+      watch_ = new Watch{{}, instance_};
+      int err = uv_poll_init(loop, &watch_->poll, fd);
       if (err != 0) {
         delete watch_;
         watch_ = nullptr;
         return Napi::Number::New(env, err);  // libuv errors are already -errno
       }
-      watch_->data = this;
+      watch_->poll.data = this;
     }
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());
-    int err = uv_poll_start(watch_, UV_READABLE, OnReadable);
+    int err = uv_poll_start(&watch_->poll, UV_READABLE, OnReadable);
     return Napi::Number::New(env, err);
   }
 
   static void OnReadable(uv_poll_t* handle, int, int) {
     auto* self = static_cast<NativeSelector*>(handle->data);
     if (self->callback_.IsEmpty()) return;
-    Napi::Env env = self->callback_.Env();
+    napi_env env = self->callback_.Env();
     Napi::HandleScope scope(env);
     // MakeCallback, not Call: this is a fresh entry from the event loop, so
     // microtasks and nextTicks must run after it, as for any Node callback.
-    self->callback_.MakeCallback(env.Global(), {});
+    // The C call, not node-addon-api's: when the callback ends the thread
+    // (process.exit() in a worker) its wrapper would abort making an Error.
+    napi_value global, result;
+    napi_get_global(env, &global);
+    napi_status status = napi_make_callback(env, nullptr, global, self->callback_.Value(), 0,
+                                            nullptr, &result);
+    napi_value error;
+    if (status == napi_pending_exception &&
+        napi_get_and_clear_last_exception(env, &error) == napi_ok && !Instance::Stopping(env)) {
+      napi_fatal_exception(env, error);  // as Node does for its own callbacks
+    }
   }
 
   Napi::Value StopWatch(const Napi::CallbackInfo& info) {
@@ -294,10 +353,17 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
 
   void StopWatching() {
     if (watch_ != nullptr) {
-      uv_poll_stop(watch_);
-      watch_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(watch_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      uv_poll_stop(&watch_->poll);
+      watch_->poll.data = nullptr;
+      // The callback is code in this addon: the Instance keeps the
+      // Environment's teardown waiting until it has run.
+      instance_->HandleClosing();
+      uv_close(reinterpret_cast<uv_handle_t*>(&watch_->poll), [](uv_handle_t* h) {
+        Watch* watch = reinterpret_cast<Watch*>(h);
+        Instance* instance = watch->instance;
+        delete watch;
+        instance->HandleClosed();
+      });
       watch_ = nullptr;
     }
     callback_.Reset();
@@ -326,7 +392,8 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector> {
   std::unique_ptr<Backend> backend_;
   int wake_[2] = {-1, -1};
   uint64_t pending_signals_ = 0;
-  uv_poll_t* watch_ = nullptr;
+  Instance* instance_;
+  Watch* watch_ = nullptr;
   Napi::FunctionReference callback_;
 };
 

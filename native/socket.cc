@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +109,7 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
   int fd = socket(family, WithCloexec(type), proto);
   if (fd < 0) return Errno(info.Env(), errno);
   PrepareFd(fd);
+  Instance::Of(info.Env())->Own(fd);
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -117,6 +119,8 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   if (socketpair(family, WithCloexec(type), proto, fds) != 0) return Errno(info.Env(), errno);
   PrepareFd(fds[0]);
   PrepareFd(fds[1]);
+  Instance::Of(info.Env())->Own(fds[0]);
+  Instance::Of(info.Env())->Own(fds[1]);
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, fds[0]);
   a.Set(1u, fds[1]);
@@ -126,10 +130,55 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgInt(info, 0, &fd)) return {};
+  Instance::Of(info.Env())->Disown(fd);
   // Never retried on EINTR: on Linux the fd is gone either way, and a retry
   // could close a number another thread has just been given.
   int r = close(fd);
   return Napi::Number::New(info.Env(), r == 0 || errno == EINTR ? 0 : -errno);
+}
+
+// adopt(fd) -> SO_TYPE | -errno: a fd handed to new Socket(..., fileno),
+// checked as Python does (EBADF for a closed fd, ENOTSOCK for a file or
+// pipe: one getsockopt tells both) and from then on owned by this thread,
+// so it is closed with the thread unless detached.
+Napi::Value Adopt(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Errno(info.Env(), errno);
+  Instance::Of(info.Env())->Own(fd);
+  return Napi::Number::New(info.Env(), type);
+}
+
+// disown(fd): detach() hands the fd back to the caller, who closes it.
+Napi::Value Disown(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  Instance::Of(info.Env())->Disown(fd);
+  return info.Env().Undefined();
+}
+
+// sockInfo(fd) -> [family, type, proto] | -errno: what Python 3.13 reads
+// from a fd when socket(fileno=fd) is given no family, type or proto.
+Napi::Value SockInfo(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return {};
+  int type = 0, proto = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Errno(info.Env(), errno);
+  sockaddr_storage ss{};
+  socklen_t sslen = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0) return Errno(info.Env(), errno);
+#if defined(SO_PROTOCOL)
+  len = sizeof proto;
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0) proto = 0;
+#endif
+  Napi::Array a = Napi::Array::New(info.Env(), 3);
+  a.Set(0u, static_cast<int>(ss.ss_family));
+  a.Set(1u, type);
+  a.Set(2u, proto);
+  return a;
 }
 
 Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
@@ -151,8 +200,43 @@ Napi::Value GetBlocking(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (flags & O_NONBLOCK) ? 0 : 1);
 }
 
-// getaddrinfo(host, port, family, type, passive) -> [[family, sockaddr]...]
-// or the resolver's message. Blocking, like Python's socket module.
+// The resolver's error names, for GaiError.code.
+const char* GaiName(int rc) {
+  switch (rc) {
+#define NS_EAI(name) \
+  case name:         \
+    return #name;
+#ifdef EAI_ADDRFAMILY
+    NS_EAI(EAI_ADDRFAMILY)
+#endif
+#ifdef EAI_NODATA
+#if !defined(EAI_NONAME) || EAI_NODATA != EAI_NONAME
+    NS_EAI(EAI_NODATA)
+#endif
+#endif
+#ifdef EAI_OVERFLOW
+    NS_EAI(EAI_OVERFLOW)
+#endif
+#ifdef EAI_BADHINTS
+    NS_EAI(EAI_BADHINTS)
+#endif
+#ifdef EAI_PROTOCOL
+    NS_EAI(EAI_PROTOCOL)
+#endif
+    NS_EAI(EAI_AGAIN) NS_EAI(EAI_BADFLAGS) NS_EAI(EAI_FAIL) NS_EAI(EAI_FAMILY)
+    NS_EAI(EAI_MEMORY) NS_EAI(EAI_NONAME) NS_EAI(EAI_SERVICE) NS_EAI(EAI_SOCKTYPE)
+    NS_EAI(EAI_SYSTEM)
+#undef NS_EAI
+    default:
+      return "EAI_UNKNOWN";
+  }
+}
+
+// getaddrinfo(host, port, family, type, passive) -> [[family, sockaddr]...],
+// or on failure { errno, code, message } with the resolver's own number
+// (negative on glibc) and EAI_* name as Python's gaierror has them; for
+// EAI_SYSTEM, -errno (Python raises a plain OSError then). Blocking, like
+// Python's socket module.
 Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int port, family, type;
@@ -171,8 +255,12 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
   addrinfo* res = nullptr;
   int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
   if (rc != 0) {
-    const char* msg = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
-    return Napi::String::New(env, msg);
+    if (rc == EAI_SYSTEM && errno != 0) return Errno(env, errno);
+    Napi::Object failure = Napi::Object::New(env);
+    failure.Set("errno", rc);
+    failure.Set("code", GaiName(rc));
+    failure.Set("message", gai_strerror(rc));
+    return failure;
   }
   Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
@@ -262,6 +350,7 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK);
 #endif
   PrepareFd(conn);
+  Instance::Of(info.Env())->Own(conn);
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, conn);
   a.Set(1u, AddressValue(info.Env(), ss, len));
@@ -443,6 +532,9 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   NS_FN("socket", Socket)
   NS_FN("socketpair", Socketpair)
   NS_FN("close", Close)
+  NS_FN("adopt", Adopt)
+  NS_FN("disown", Disown)
+  NS_FN("sockInfo", SockInfo)
   NS_FN("setBlocking", SetBlocking)
   NS_FN("getBlocking", GetBlocking)
   NS_FN("getaddrinfo", GetAddrInfo)
@@ -464,6 +556,8 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
 #undef NS_FN
   exports.Set("socket", s);
   exports.Set("constants", Constants(env));
+  // For a GaiError made in JS (a name with no address of the wanted family).
+  exports.Set("eaiNoname", Napi::Number::New(env, EAI_NONAME));
 }
 
 }  // namespace ns

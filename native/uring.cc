@@ -42,6 +42,16 @@ enum Op { kRecv = 1, kSend = 2, kAccept = 3, kConnect = 4, kCancel = 5, kPollIn 
 // user_data values below 1 are the loop's own requests (the selector poll,
 // cancels); only requests with user_data >= 1 count as in flight.
 
+// As selector.cc: a blocking wait sleeps at most this long at a time, then
+// checks whether Node is stopping the thread (worker.terminate()).
+constexpr int64_t kStopCheckNs = 250 * 1000000LL;
+
+// The libuv handle behind startWatch, with what its close callback needs.
+struct Watch {
+  uv_poll_t poll;
+  Instance* instance;
+};
+
 int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -122,7 +132,7 @@ std::string ProbeReason() {
   return reason;
 }
 
-class NativeRing : public Napi::ObjectWrap<NativeRing> {
+class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRing",
@@ -135,8 +145,10 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   }
 
   // new NativeRing(entries)
-  explicit NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRing>(info) {
+  explicit NativeRing(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<NativeRing>(info), instance_(Instance::Of(info.Env())) {
     Napi::Env env = info.Env();
+    instance_->Add(this);
     int entries;
     if (!ArgInt(info, 0, &entries)) return;
     if (entries < 1 || entries > 32768) {
@@ -154,7 +166,13 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
     defer_ = (ring_.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
   }
 
-  ~NativeRing() override { Release(); }
+  ~NativeRing() override {
+    Release();
+    instance_->Remove(this);
+  }
+
+  // A worker's teardown (returned, process.exit(), terminate()) closes the ring.
+  void ReleaseAtTeardown() override { Release(); }
 
  private:
   bool Open(Napi::Env env) {
@@ -223,7 +241,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
       // No wait, but deferred task work must still run to post completions.
       rc = defer_ ? io_uring_submit_and_get_events(&ring_) : io_uring_submit(&ring_);
     } else {
-      rc = WaitFor(timeout_ms);
+      rc = WaitFor(env, timeout_ms);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return Errno(env, -rc);
     return Napi::Number::New(env, Reap(cq));
@@ -292,27 +310,30 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
     return true;
   }
 
-  // Submits and waits for a first completion, retrying EINTR with what is
-  // left of the timeout.
-  int WaitFor(double timeout_ms) {
+  // Submits and waits for a first completion (timeout_ms < 0: no limit),
+  // in slices of kStopCheckNs, retrying EINTR with what is left.
+  int WaitFor(Napi::Env env, double timeout_ms) {
     io_uring_cqe* cqe = nullptr;
-    if (timeout_ms < 0) {
-      int rc;
-      do rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
-      while (rc == -EINTR);
-      return rc;
+    int64_t left = -1;
+    if (timeout_ms > 0) {
+      double ns = std::ceil(timeout_ms * 1e6);
+      left = ns > 9.2e18 ? INT64_MAX / 2 : static_cast<int64_t>(ns);
     }
-    double ns = std::ceil(timeout_ms * 1e6);
-    int64_t left = ns > 9.2e18 ? INT64_MAX / 2 : static_cast<int64_t>(ns);
-    const int64_t deadline = MonotonicNs() + left;
+    const int64_t deadline = left > 0 ? MonotonicNs() + left : 0;
     for (;;) {
+      bool sliced = left < 0 || left > kStopCheckNs;
+      int64_t wait = sliced ? kStopCheckNs : left;
       __kernel_timespec ts{};
-      ts.tv_sec = left / 1000000000;
-      ts.tv_nsec = left % 1000000000;
+      ts.tv_sec = wait / 1000000000;
+      ts.tv_nsec = wait % 1000000000;
       int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-      if (rc != -EINTR) return rc;
-      left = deadline - MonotonicNs();
-      if (left <= 0) return -ETIME;
+      if (rc != -EINTR && rc != -ETIME) return rc;
+      // Back to JS with nothing: V8 then ends the thread as asked.
+      if (sliced && Instance::Stopping(env)) return -ETIME;
+      if (left >= 0) {
+        left = deadline - MonotonicNs();
+        if (left <= 0) return -ETIME;
+      }
     }
   }
 
@@ -356,17 +377,17 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
     if (watch_ == nullptr) {
       uv_loop_t* loop = nullptr;
       if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Errno(env, ENOTSUP);
-      watch_ = new uv_poll_t;
-      int err = uv_poll_init(loop, watch_, event_fd_);
+      watch_ = new Watch{{}, instance_};
+      int err = uv_poll_init(loop, &watch_->poll, event_fd_);
       if (err != 0) {
         delete watch_;
         watch_ = nullptr;
         return Napi::Number::New(env, err);  // libuv errors are already -errno
       }
-      watch_->data = this;
+      watch_->poll.data = this;
     }
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());
-    return Napi::Number::New(env, uv_poll_start(watch_, UV_READABLE, OnReadable));
+    return Napi::Number::New(env, uv_poll_start(&watch_->poll, UV_READABLE, OnReadable));
   }
 
   static void OnReadable(uv_poll_t* handle, int, int) {
@@ -377,9 +398,19 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
     while (read(self->event_fd_, &value, sizeof value) < 0 && errno == EINTR) {
     }
     if (self->callback_.IsEmpty()) return;
-    Napi::Env env = self->callback_.Env();
+    napi_env env = self->callback_.Env();
     Napi::HandleScope scope(env);
-    self->callback_.MakeCallback(env.Global(), {});
+    // As selector.cc: a fresh entry from the event loop (MakeCallback), made
+    // with the C call so that a callback that ends the thread cannot abort.
+    napi_value global, result;
+    napi_get_global(env, &global);
+    napi_status status = napi_make_callback(env, nullptr, global, self->callback_.Value(), 0,
+                                            nullptr, &result);
+    napi_value error;
+    if (status == napi_pending_exception &&
+        napi_get_and_clear_last_exception(env, &error) == napi_ok && !Instance::Stopping(env)) {
+      napi_fatal_exception(env, error);
+    }
   }
 
   Napi::Value StopWatch(const Napi::CallbackInfo& info) {
@@ -389,9 +420,17 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
 
   void StopWatching() {
     if (watch_ != nullptr) {
-      uv_poll_stop(watch_);
-      watch_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(watch_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      uv_poll_stop(&watch_->poll);
+      watch_->poll.data = nullptr;
+      // The callback is code in this addon: the Instance keeps the
+      // Environment's teardown waiting until it has run.
+      instance_->HandleClosing();
+      uv_close(reinterpret_cast<uv_handle_t*>(&watch_->poll), [](uv_handle_t* h) {
+        Watch* watch = reinterpret_cast<Watch*>(h);
+        Instance* instance = watch->instance;
+        delete watch;
+        instance->HandleClosed();
+      });
       watch_ = nullptr;
     }
     callback_.Reset();
@@ -402,9 +441,8 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
     return info.Env().Undefined();
   }
 
-  // The one close path (also the finalizer's): requests still in flight are
-  // cancelled by the kernel when the ring goes, before it lets go of their
-  // buffers. Per-Environment teardown (worker threads) should call this too.
+  // The one close path (close(), the finalizer, a worker's teardown):
+  // requests still in flight are cancelled by the kernel as the ring goes.
   void Release() {
     StopWatching();
     if (open_) {
@@ -419,7 +457,8 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   bool open_ = false;
   bool defer_ = false;
   int event_fd_ = -1;
-  uv_poll_t* watch_ = nullptr;
+  Instance* instance_;
+  Watch* watch_ = nullptr;
   Napi::FunctionReference callback_;
 };
 

@@ -9,14 +9,18 @@ export class OSError extends Error {
   readonly code: string;
   /** The system call that failed, when known. */
   readonly syscall: string | undefined;
+  /** The path concerned (an AF_UNIX address), as Python's `OSError.filename`. */
+  readonly filename: string | undefined;
 
-  constructor(errno: number, message?: string, syscall?: string) {
+  constructor(errno: number, message?: string, syscall?: string, filename?: string) {
     const code = native.errnoNames[errno] ?? `Unknown system error ${errno}`;
     const text = message ?? native.strerror(errno);
-    super(`[Errno ${errno}] ${text}${syscall ? ` (${syscall})` : ''}`);
+    const path = filename === undefined ? '' : `: ${JSON.stringify(filename)}`;
+    super(`[Errno ${errno}] ${text}${path}${syscall ? ` (${syscall})` : ''}`);
     this.errno = errno;
     this.code = code;
     this.syscall = syscall;
+    this.filename = filename;
   }
 }
 
@@ -38,15 +42,21 @@ export class PermissionError extends OSError {}
  * `createConnection` or the loop's `waitFor` (Python 3.11+ has one class).
  */
 export class TimeoutError extends OSError {
-  constructor(message?: string, syscall?: string) {
-    super(errnoOf('ETIMEDOUT'), message, syscall);
+  constructor(message?: string, syscall?: string, filename?: string) {
+    super(errnoOf('ETIMEDOUT'), message, syscall, filename);
   }
 }
 
-/** A name the resolver could not turn into an address (Python's `socket.gaierror`). */
+/**
+ * A name the resolver could not turn into an address (Python's
+ * `socket.gaierror`): `code` is the resolver's name for the failure
+ * (`'EAI_NONAME'`, `'EAI_AGAIN'`, ...) and `errno` its number, as Python
+ * reports it (negative on Linux).
+ */
 export class GaiError extends OSError {
-  constructor(message: string) {
-    super(errnoOf('EINVAL'), message, 'getaddrinfo');
+  constructor(errno: number, code: string, message: string) {
+    super(errno, message, 'getaddrinfo');
+    (this as { code: string }).code = code;
   }
 }
 
@@ -67,7 +77,7 @@ function errnoOf(name: string): number {
   return numberOf.get(name) ?? 0;
 }
 
-type OSErrorClass = new (errno: number, message?: string, syscall?: string) => OSError;
+type OSErrorClass = new (errno: number, message?: string, syscall?: string, filename?: string) => OSError;
 
 // Python's table (Objects/exceptions.c), by name so it holds on every OS.
 const classByName: Record<string, OSErrorClass> = {
@@ -85,11 +95,14 @@ for (const [name, cls] of Object.entries(classByName)) {
   if (errno !== undefined) classByErrno.set(errno, cls);
 }
 
-/** The right OSError subclass for an errno (the native calls' `-errno` negated). */
-export function errorFromErrno(errno: number, syscall?: string): OSError {
-  if (errno === errnoOf('ETIMEDOUT')) return new TimeoutError(undefined, syscall);
+/**
+ * The right OSError subclass for an errno (the native calls' `-errno`
+ * negated); `filename` is the path concerned, if any.
+ */
+export function errorFromErrno(errno: number, syscall?: string, filename?: string): OSError {
+  if (errno === errnoOf('ETIMEDOUT')) return new TimeoutError(undefined, syscall, filename);
   const cls = classByErrno.get(errno) ?? OSError;
-  return new cls(errno, undefined, syscall);
+  return new cls(errno, undefined, syscall, filename);
 }
 
 /** errno numbers by name for this platform, e.g. `errno.EAGAIN`. */

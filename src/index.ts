@@ -3,7 +3,9 @@ export {
   Selector, DefaultSelector, EpollSelector, KqueueSelector, PollSelector,
   EVENT_READ, EVENT_WRITE, availableBackends, defaultBackend,
   type SelectorKey, type FileObject, type BackendName, type SelectorOptions,
+  type PollMode, type RegisterOptions,
 } from './selector.js';
+export { Waker } from './waker.js';
 export {
   Socket, socketpair, createServer, createConnection, type Address, type ServerOptions,
 } from './socket.js';
@@ -22,3 +24,17 @@ export { Task, currentTask, type Awaitable } from './loop/task.js';
 export { CancelledError, InvalidStateError, type Coro } from './loop/futures.js';
 export { sleep, waitFor, gather, fromPromise, type GatherOptions } from './loop/combinators.js';
 export { Handle, TimerHandle } from './loop/timers.js';
+// asyncio's toolbox: locks, queues, task groups, timeouts, waiting, streams.
+export { Event, Lock, Semaphore, BoundedSemaphore, Condition } from './loop/locks.js';
+export { Barrier, BrokenBarrierError } from './loop/barrier.js';
+export {
+  Queue, PriorityQueue, LifoQueue, QueueEmpty, QueueFull, QueueShutDown,
+} from './loop/queues.js';
+export { taskGroup, TaskGroup } from './loop/taskgroups.js';
+export { timeout, timeoutAt, Timeout } from './loop/timeouts.js';
+export { shield, wait, asCompleted, type ReturnWhen, type WaitOptions } from './loop/waiting.js';
+export {
+  openConnection, startServer, Server, type StartServerOptions,
+} from './loop/streams.js';
+export { StreamReader, IncompleteReadError, LimitOverrunError } from './loop/stream-reader.js';
+export { StreamWriter } from './loop/stream-writer.js';

@@ -11,8 +11,14 @@ import { MSG_DONTWAIT } from './constants.js';
 import { native, type NativeAddress, type NativeRing, type NativeSelector } from './native.js';
 import { nativeSelectorOf, type Selector } from './selector.js';
 
-export { addCloseListener, removeCloseListener } from './socket.js';
 export type { NativeRing } from './native.js';
+/**
+ * claimSelector makes a loop the selector's one owner (it must have nothing
+ * registered) and returns the registry only the loop may use from then on.
+ */
+export { claimSelector, type SelectorRegistry } from './selector.js';
+/** Sockets tell the loop of a close or detach first: its waiters get an error, not a dead fd. */
+export { addCloseWatcher, type CloseWatcher, removeCloseWatcher } from './socket.js';
 
 const sys = native.socket;
 
@@ -63,6 +69,8 @@ export interface SelectorHooks {
   unwatchSignal(signo: number): void;
   /** The signal numbers that arrived since the last call. */
   takeSignals(): number[];
+  /** Closes the kernel object: only for a loop collected unclosed (its finalizer). */
+  close(): void;
 }
 
 /** The hooks of an open selector (throws if it is closed). */

@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 /** A (fd, mask) pair per ready fd, written by NativeSelector.wait. */
 export interface NativeSelector {
   fileno(): number;
-  add(fd: number, events: number): number;
-  modify(fd: number, oldEvents: number, events: number): number;
+  /** `mode`: native/backend.h's kMode bits (edge 1, oneshot 2); absent is level. */
+  add(fd: number, events: number, mode?: number): number;
+  modify(fd: number, oldEvents: number, events: number, oldMode?: number, mode?: number): number;
   remove(fd: number, events: number): number;
   wait(timeoutMs: number, ready: Int32Array): number;
   wakeup(): void;
@@ -32,14 +33,26 @@ export interface NativeRing {
 export type Sockaddr = Buffer;
 export type NativeAddress = string | [string, number] | null;
 
+/** A resolver failure: its EAI_* number (as Python's gaierror.errno) and name. */
+export interface GaiFailure {
+  errno: number;
+  code: string;
+  message: string;
+}
+
 export interface NativeSocketCalls {
   socket(family: number, type: number, proto: number): number;
   socketpair(family: number, type: number, proto: number): [number, number] | number;
   close(fd: number): number;
+  /** Checks that fd is a socket (SO_TYPE, or -errno) and makes this thread its owner. */
+  adopt(fd: number): number;
+  /** Gives an fd up (detach): the thread no longer closes it when it ends. */
+  disown(fd: number): void;
+  sockInfo(fd: number): [family: number, type: number, proto: number] | number;
   setBlocking(fd: number, blocking: boolean): number;
   getBlocking(fd: number): number;
   getaddrinfo(host: string, port: number, family: number, type: number, passive: boolean):
-    Array<[number, Sockaddr]> | string;
+    Array<[number, Sockaddr]> | GaiFailure | number;
   unixAddress(path: Buffer): Sockaddr | number;
   bind(fd: number, addr: Sockaddr): number;
   connect(fd: number, addr: Sockaddr): number;
@@ -58,15 +71,29 @@ export interface NativeSocketCalls {
   waitFd(fd: number, events: number, timeoutMs: number): number;
 }
 
+/** The wake-up fd calls behind Waker (native/waker.cc). */
+export interface NativeWakerCalls {
+  /** [readFd, writeFd]: one eventfd twice on Linux unless `forcePipe`, else a pipe. */
+  open(forcePipe: boolean): [number, number] | number;
+  wake(writeFd: number): number;
+  /** 1 if wake-ups were pending, 0 if none, or -errno. */
+  drain(readFd: number): number;
+  /** 0 if fd is open, else -errno. */
+  check(fd: number): number;
+}
+
 export interface NativeAddon {
   errnoNames: Record<number, string>;
   strerror(errno: number): string;
   NativeSelector: new (backend: string) => NativeSelector;
   backends: string[];
   socket: NativeSocketCalls;
+  waker: NativeWakerCalls;
   constants: Record<string, number>;
   /** io_uring: probe() is '' where a ring can be used, else why not; NativeRing only when built with liburing. */
   uring: { probe(): string; NativeRing?: new (entries: number) => NativeRing };
+  /** The resolver's EAI_NONAME on this platform. */
+  eaiNoname: number;
   /** Runs pending promise reactions now (for a loop that blocks the thread). */
   drainMicrotasks(): void;
 }

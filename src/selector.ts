@@ -16,12 +16,27 @@ export type FileObject = number | { fileno(): number };
 /** The name of a readiness backend. */
 export type BackendName = 'epoll' | 'kqueue' | 'poll';
 
+/**
+ * When a ready fd is reported, as smol-rs/polling's `PollMode`: `level`
+ * (every select while ready), `edge` (once per new readiness, as
+ * `EPOLLET`/`EV_CLEAR`), `oneshot` (once, then not until `modify` re-arms
+ * it; the fd stays registered), `edge-oneshot` (both).
+ */
+export type PollMode = 'level' | 'edge' | 'oneshot' | 'edge-oneshot';
+
+/** Options for `Selector.register` and `Selector.modify`. */
+export interface RegisterOptions {
+  /** The trigger mode: `register` defaults to `'level'`, `modify` keeps the key's. */
+  mode?: PollMode;
+}
+
 /** What a selector remembers of one registered file object (immutable). */
 export interface SelectorKey<T = unknown> {
   readonly fileobj: FileObject;
   readonly fd: number;
   readonly events: number;
   readonly data: T;
+  readonly mode: PollMode;
 }
 
 /** Options for `new Selector()`. */
@@ -41,12 +56,47 @@ export const defaultBackend: BackendName = process.platform === 'linux'
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
-// Assigned in Selector's static block, which alone may read the private field.
+// Assigned in Selector's static block, which alone may reach the private members.
 let nativeHalf: (selector: Selector<unknown>) => NativeSelector;
+let claim: (selector: Selector<unknown>) => SelectorRegistry<unknown>;
 
 /** @internal The native half of an open selector: for src/loop-interface.ts only, never exported. */
 export function nativeSelectorOf(selector: Selector<unknown>): NativeSelector {
   return nativeHalf(selector);
+}
+
+/**
+ * @internal How an EventLoop takes a selector for itself (see #claim): for
+ * src/loop-interface.ts only, never exported.
+ */
+export function claimSelector<T>(selector: Selector<T>): SelectorRegistry<T> {
+  return claim(selector as Selector<unknown>) as SelectorRegistry<T>;
+}
+
+/** The registration half of a Selector, as its owner (an EventLoop) uses it. */
+export interface SelectorRegistry<T> {
+  register(fileobj: FileObject, events: number, data: T): SelectorKey<T>;
+  modify(fileobj: FileObject, events: number, data: T): SelectorKey<T>;
+  unregister(fileobj: FileObject): SelectorKey<T>;
+}
+
+// The native mode bits (kModeEdge, kModeOneshot in native/backend.h).
+const EDGE = 1;
+const ONESHOT = 2;
+const modeBits: Record<PollMode, number> = { level: 0, edge: EDGE, oneshot: ONESHOT, 'edge-oneshot': EDGE | ONESHOT };
+
+/** The mode in `options`, checked; undefined if none is given. */
+function checkMode(options: unknown): PollMode | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  }
+  const mode = (options as { mode?: unknown }).mode;
+  if (mode === undefined) return undefined;
+  if (typeof mode !== 'string' || !Object.hasOwn(modeBits, mode)) {
+    throw new RangeError(`options.mode must be 'level', 'edge', 'oneshot' or 'edge-oneshot', got ${describe(mode)}`);
+  }
+  return mode as PollMode;
 }
 
 function checkEvents(events: unknown): number {
@@ -103,12 +153,17 @@ class SelectorMapping<T> implements ReadonlyMap<number, SelectorKey<T>> {
 export class Selector<T = unknown> {
   /** The backend in use. */
   readonly backend: BackendName;
+  /** Whether the `edge` modes work here (poll(2) has none). */
+  readonly supportsEdge: boolean;
   #native: NativeSelector | null;
   readonly #keys = new Map<number, SelectorKey<T>>();
   #mapping: SelectorMapping<T> | null;
   // (fd, mask) pairs written by the native wait; grows with the key table
   // (plus one slot for the wake-up pipe), reused by every select.
   #ready = new Int32Array(2 * 64);
+  // Set once an EventLoop owns the selector: the loop's data is in every
+  // key, so registrations made around it would break it.
+  #owned = false;
 
   constructor(options?: SelectorOptions) {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
@@ -123,6 +178,7 @@ export class Selector<T = unknown> {
         `available: ${availableBackends.join(', ')}`);
     }
     this.backend = backend;
+    this.supportsEdge = backend !== 'poll';
     this.#native = new native.NativeSelector(backend);
     this.#mapping = new SelectorMapping(this.#keys);
   }
@@ -150,17 +206,35 @@ export class Selector<T = unknown> {
     return key;
   }
 
-  /** Starts watching `fileobj` for `events`; returns its new key. */
-  register(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+  // A mode the backend cannot do is the caller's mistake, not the kernel's.
+  #checkEdge(mode: PollMode | undefined): void {
+    if (mode !== undefined && !this.supportsEdge && (modeBits[mode] & EDGE) !== 0) {
+      throw new Error(`options.mode '${mode}' is edge-triggered, which the ${this.backend} backend ` +
+        `does not support (supportsEdge is false); use 'level' or 'oneshot'`);
+    }
+  }
+
+  /**
+   * Starts watching `fileobj` for `events`, in `options.mode` (default
+   * `'level'`); returns its new key.
+   */
+  register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+    this.#checkNotOwned('register');
+    return this.#register(fileobj, events, data, options);
+  }
+
+  #register(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
     const handle = this.#open();
     checkEvents(events);
+    const mode = checkMode(options) ?? 'level';
+    this.#checkEdge(mode);
     const fd = fileobjToFd(fileobj);
     if (this.#keys.has(fd)) {
       throw new KeyError(`${describe(fileobj)} (fd ${fd}) is already registered`);
     }
-    const rc = handle.add(fd, events);
+    const rc = handle.add(fd, events, modeBits[mode]);
     if (rc < 0) throw errorFromErrno(-rc, syscallOf[this.backend]);
-    const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data: data as T });
+    const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data: data as T, mode });
     this.#keys.set(fd, key);
     if (2 * (this.#keys.size + 1) > this.#ready.length) {
       this.#ready = new Int32Array(this.#ready.length * 2);
@@ -173,6 +247,11 @@ export class Selector<T = unknown> {
    * (the kernel may have forgotten it already; that is not an error).
    */
   unregister(fileobj: FileObject): SelectorKey<T> {
+    this.#checkNotOwned('unregister');
+    return this.#unregister(fileobj);
+  }
+
+  #unregister(fileobj: FileObject): SelectorKey<T> {
     const handle = this.#open();
     const key = this.#lookup(fileobj);
     this.#keys.delete(key.fd);
@@ -181,25 +260,34 @@ export class Selector<T = unknown> {
   }
 
   /**
-   * Changes the events and data of a registered file object. Changing only
-   * `data` makes no system call. If the kernel refuses, the file object ends
-   * up unregistered, as in CPython.
+   * Changes the events, data and (with `options.mode`; omitted, the key
+   * keeps its own) the mode of a registered file object. Changing only
+   * `data` makes no system call, except on a oneshot key: any `modify`
+   * re-arms it. If the kernel refuses, the file object ends up
+   * unregistered, as in CPython.
    */
-  modify(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+  modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
+    this.#checkNotOwned('modify');
+    return this.#modify(fileobj, events, data, options);
+  }
+
+  #modify(fileobj: FileObject, events: number, data?: T, options?: RegisterOptions): SelectorKey<T> {
     const handle = this.#open();
     checkEvents(events);
+    const given = checkMode(options);
+    this.#checkEdge(given);
     const key = this.#lookup(fileobj);
-    if (events !== key.events) {
-      const rc = handle.modify(key.fd, key.events, events);
+    const mode = given ?? key.mode;
+    if (events !== key.events || mode !== key.mode || (modeBits[mode] & ONESHOT) !== 0) {
+      const rc = handle.modify(key.fd, key.events, events, modeBits[key.mode], modeBits[mode]);
       if (rc < 0) {
         this.#keys.delete(key.fd);
         handle.remove(key.fd, key.events);
         throw errorFromErrno(-rc, syscallOf[this.backend]);
       }
-    } else if (data === key.data) {
-      return key;
     }
-    const next: SelectorKey<T> = Object.freeze({ fileobj: key.fileobj, fd: key.fd, events, data: data as T });
+    if (events === key.events && data === key.data && mode === key.mode) return key;
+    const next: SelectorKey<T> = Object.freeze({ fileobj: key.fileobj, fd: key.fd, events, data: data as T, mode });
     this.#keys.set(key.fd, next);
     return next;
   }
@@ -253,8 +341,38 @@ export class Selector<T = unknown> {
     this.close();
   }
 
+  #checkNotOwned(method: string): void {
+    if (!this.#owned) return;
+    this.#open();
+    throw new Error(`selector.${method}(): this selector is owned by an EventLoop, which registers its own ` +
+      'fds on it; watch an fd through the loop instead (loop.addReader()/loop.addWriter(), coming in a later ' +
+      'version; today sockets via loop.sockRecv() and friends), or use a Selector of your own');
+  }
+
+  /**
+   * @internal Makes an EventLoop the selector's one owner: it must have
+   * nothing registered, and from now on only the returned registry changes
+   * its registrations.
+   */
+  #claim(): SelectorRegistry<T> {
+    this.#open();
+    if (this.#owned) throw new Error('options.selector is already owned by another EventLoop; give each loop its own Selector');
+    if (this.#keys.size > 0) {
+      throw new Error(`options.selector has ${this.#keys.size} file object(s) registered; an EventLoop needs a ` +
+        'selector with nothing registered, as it owns every registration (unregister them first; to watch an ' +
+        'fd on the loop, use loop.addReader()/loop.addWriter(), coming in a later version)');
+    }
+    this.#owned = true;
+    return {
+      register: (fileobj, events, data) => this.#register(fileobj, events, data),
+      modify: (fileobj, events, data) => this.#modify(fileobj, events, data),
+      unregister: (fileobj) => this.#unregister(fileobj),
+    };
+  }
+
   static {
     nativeHalf = (selector) => selector.#open();
+    claim = (selector) => selector.#claim();
   }
 }
 

@@ -2,43 +2,68 @@
 // by default, as in Python; non-blocking operations that would block throw
 // BlockingIOError. The fd is owned here: closed once by close(), or by the
 // finalizer if the Socket is garbage-collected unclosed.
+import { debuglog } from 'node:util';
+
 import {
-  AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SOCK_DGRAM,
+  type Address, checkHostPort, familyName, familyOf, getaddrinfo, resolveAddress, unixPath,
+} from './address.js';
+import {
+  AF_INET, AF_UNIX, AF_UNSPEC, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SOCK_DGRAM,
   SOCK_STREAM, SOL_SOCKET, SOMAXCONN,
 } from './constants.js';
-import { errno as ERRNO, errorFromErrno, GaiError, OSError, TimeoutError } from './errors.js';
+import { errno as ERRNO, errorFromErrno, OSError, TimeoutError } from './errors.js';
 import { native, type NativeAddress, type Sockaddr } from './native.js';
 import {
   checkBytes, checkFd, checkInt, checkTimeout, describe, INT32_MAX,
 } from './validate.js';
 
+export { type Address, resolveAddress } from './address.js';
+
 const calls = native.socket;
 
-/** A Unix socket path, or `[host, port]` for IPv4 and IPv6. */
-export type Address = string | [host: string, port: number];
-
 // Closes the fd of a Socket that was dropped without close(); the token is
-// the fd, unregistered by close()/detach(), so no fd is closed twice.
-const unclosed = new FinalizationRegistry<number>((fd) => {
+// the fd, unregistered by close()/detach(), so no fd is closed twice. With
+// NODE_DEBUG=native-selectors the held value also has the stack of the
+// constructor call, as the warning's own stack only shows the finalizer.
+const recordCreation = debuglog('native-selectors').enabled;
+const unclosed = new FinalizationRegistry<number | { fd: number; stack: string | undefined }>((held) => {
+  const { fd, stack } = typeof held === 'number' ? { fd: held, stack: undefined } : held;
   calls.close(fd);
   process.emitWarning(`unclosed Socket (fd ${fd}) was garbage-collected; call close()`, {
     type: 'ResourceWarning', code: 'NS_UNCLOSED_SOCKET',
+    detail: stack?.replace(/^Error\n/, 'The Socket was created\n') ??
+      'Run with NODE_DEBUG=native-selectors to see where it was created.',
   });
 });
 
 // Event loops waiting on sockets hear of a close or detach first, so a task
 // parked on a socket that another task closes is woken with an error rather
-// than left waiting on an fd the kernel has silently dropped.
-const closeListeners = new Set<(sock: Socket) => void>();
+// than left waiting on an fd the kernel has silently dropped. Kept per
+// socket and weakly: nothing here holds a socket or a loop alive.
+/** @internal Told just before a watched Socket's fd is closed or detached. */
+export interface CloseWatcher {
+  socketClosing(sock: Socket): void;
+}
 
-/** @internal For the event loop: called with each Socket just before its fd is closed or detached. */
-export function addCloseListener(listener: (sock: Socket) => void): void {
-  closeListeners.add(listener);
+const closeWatchers = new WeakMap<Socket, Set<WeakRef<CloseWatcher>>>();
+
+/** @internal For the event loop: `watcher` hears of `sock`'s close or detach until removed. */
+export function addCloseWatcher(sock: Socket, watcher: WeakRef<CloseWatcher>): void {
+  let watchers = closeWatchers.get(sock);
+  if (watchers === undefined) closeWatchers.set(sock, (watchers = new Set()));
+  watchers.add(watcher);
 }
 
 /** @internal */
-export function removeCloseListener(listener: (sock: Socket) => void): void {
-  closeListeners.delete(listener);
+export function removeCloseWatcher(sock: Socket, watcher: WeakRef<CloseWatcher>): void {
+  closeWatchers.get(sock)?.delete(watcher);
+}
+
+function notifyClosing(sock: Socket): void {
+  const watchers = closeWatchers.get(sock);
+  if (watchers === undefined) return;
+  closeWatchers.delete(sock);
+  for (const watcher of watchers) watcher.deref()?.socketClosing(sock);
 }
 
 // recv() reads small messages here, then copies out exactly what came, so a
@@ -52,48 +77,13 @@ function fail(rc: number, syscall: string): never {
   throw errorFromErrno(-rc, syscall);
 }
 
-function familyName(family: number): string {
-  return family === AF_INET ? 'AF_INET' : family === AF_INET6 ? 'AF_INET6' : family === AF_UNIX ? 'AF_UNIX' : String(family);
+// Python's message for a fileno that is not an open socket, naming it.
+function notASocket(fd: number, rc: number): OSError {
+  return new OSError(-rc, `${native.strerror(-rc)}: fileno ${fd} is not an open socket`);
 }
 
 function toAddress(value: NativeAddress): Address {
   return value === null ? '' : value;
-}
-
-/** A `[host, port]` address, checked: host a string without NUL, port 0..65535. */
-function checkHostPort(address: unknown, name: string, expected: string): [string, number] {
-  if (!Array.isArray(address) || address.length !== 2) {
-    throw new TypeError(`${name} must be ${expected}, got ${describe(address)}`);
-  }
-  const [host, port] = address as [unknown, unknown];
-  if (typeof host !== 'string') throw new TypeError(`${name}[0] (host) must be a string, got ${describe(host)}`);
-  if (host.includes('\0')) throw new TypeError(`${name}[0] (host) must not contain NUL`);
-  return [host, checkInt(port, `${name}[1] (port)`, 0, 65535)];
-}
-
-/**
- * Resolves an Address into the kernel's sockaddr for `family`. Host names go
- * through getaddrinfo (blocking, as in Python); '' means any address.
- */
-export function resolveAddress(family: number, type: number, address: unknown, name = 'address'): Sockaddr {
-  if (family === AF_UNIX) {
-    let path: Buffer;
-    if (typeof address === 'string') path = Buffer.from(address, 'utf8');
-    else if (address instanceof Uint8Array) path = Buffer.from(address);
-    else throw new TypeError(`${name} must be a path string for AF_UNIX, got ${describe(address)}`);
-    const sa = calls.unixAddress(path);
-    if (typeof sa === 'number') throw new OSError(-sa, `AF_UNIX path too long (${path.length} bytes)`);
-    return sa;
-  }
-  if (family !== AF_INET && family !== AF_INET6) {
-    throw new RangeError(`addresses of family ${family} are not supported`);
-  }
-  const [host, port] = checkHostPort(address, name, `[host, port] for ${familyName(family)}`);
-  const query = host === '<broadcast>' ? '255.255.255.255' : host;
-  const found = calls.getaddrinfo(query, port, family, type, query === '');
-  if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
-  if (found.length === 0) throw new GaiError(`no ${familyName(family)} address for ${describe(host)}`);
-  return found[0]![1];
 }
 
 /** A network socket, as Python's `socket.socket`. */
@@ -107,24 +97,39 @@ export class Socket {
   #fd: number;
 
   /**
-   * Creates a socket, or (with `fileno`) takes ownership of an existing one,
-   * as Python's `socket.socket(family, type, proto, fileno)`.
+   * Creates a socket (AF_INET, SOCK_STREAM by default), or (with `fileno`)
+   * takes ownership of an existing one, as Python's `socket.socket(family,
+   * type, proto, fileno)`: `fileno` must be an open socket (else OSError
+   * EBADF or ENOTSOCK), and what is not given is read from it.
    */
-  constructor(family: number = AF_INET, type: number = SOCK_STREAM, proto = 0, fileno?: number) {
-    checkInt(family, 'family', 0, INT32_MAX);
-    checkInt(type, 'type', 0, INT32_MAX);
-    checkInt(proto, 'proto', 0, INT32_MAX);
-    this.family = family;
-    this.type = type;
-    this.proto = proto;
+  constructor(family?: number, type?: number, proto?: number, fileno?: number) {
+    if (family !== undefined) checkInt(family, 'family', 0, INT32_MAX);
+    if (type !== undefined) checkInt(type, 'type', 0, INT32_MAX);
+    if (proto !== undefined) checkInt(proto, 'proto', 0, INT32_MAX);
     if (fileno === undefined) {
+      family ??= AF_INET;
+      type ??= SOCK_STREAM;
+      proto ??= 0;
       const fd = calls.socket(family, type, proto);
       if (fd < 0) fail(fd, 'socket');
       this.#fd = fd;
     } else {
-      this.#fd = checkFd(fileno, 'fileno');
+      const fd = checkFd(fileno, 'fileno');
+      if (family === undefined || type === undefined || proto === undefined) {
+        const found = calls.sockInfo(fd);
+        if (typeof found === 'number') throw notASocket(fd, found);
+        family ??= found[0];
+        type ??= found[1];
+        proto ??= found[2];
+      }
+      const rc = calls.adopt(fd);
+      if (rc < 0) throw notASocket(fd, rc);
+      this.#fd = fd;
     }
-    unclosed.register(this, this.#fd, this);
+    this.family = family;
+    this.type = type;
+    this.proto = proto;
+    unclosed.register(this, recordCreation ? { fd: this.#fd, stack: new Error().stack } : this.#fd, this);
   }
 
   #open(syscall: string): number {
@@ -187,7 +192,12 @@ export class Socket {
   bind(address: Address): void {
     const fd = this.#open('bind');
     const rc = calls.bind(fd, resolveAddress(this.family, this.type, address));
-    if (rc < 0) fail(rc, 'bind');
+    if (rc < 0) this.#fail(rc, 'bind', address);
+  }
+
+  // As Python's OSError.filename: an AF_UNIX error names its path.
+  #fail(rc: number, syscall: string, address: unknown): never {
+    throw errorFromErrno(-rc, syscall, this.family === AF_UNIX ? unixPath(address) : undefined);
   }
 
   /** Starts accepting connections; `backlog` defaults to min(SOMAXCONN, 128) as in Python. */
@@ -208,13 +218,14 @@ export class Socket {
   /** Connects; on a non-blocking socket an unfinished connect throws BlockingIOError. */
   connect(address: Address): void {
     const rc = this.connectEx(address);
-    if (rc !== 0) throw errorFromErrno(rc, 'connect');
+    if (rc !== 0) this.#fail(-rc, 'connect', address);
   }
 
   /** Connects and returns the errno instead of throwing (0 when connected). */
   connectEx(address: Address): number {
     const fd = this.#open('connect');
-    return -calls.connect(fd, resolveAddress(this.family, this.type, address));
+    const rc = calls.connect(fd, resolveAddress(this.family, this.type, address));
+    return rc < 0 ? -rc : 0; // never -0
   }
 
   /** Receives up to `bufsize` bytes; an empty Buffer means the peer closed (EOF). */
@@ -292,7 +303,7 @@ export class Socket {
     checkBytes(data, 'data');
     checkInt(flags, 'flags', 0, INT32_MAX);
     const n = calls.sendTo(fd, data, 0, data.byteLength, flags, resolveAddress(this.family, this.type, address));
-    if (n < 0) fail(n, 'sendto');
+    if (n < 0) this.#fail(n, 'sendto', address);
     return n;
   }
 
@@ -322,7 +333,7 @@ export class Socket {
   close(): void {
     const fd = this.#fd;
     if (fd < 0) return;
-    if (closeListeners.size > 0) for (const listener of closeListeners) listener(this);
+    notifyClosing(this);
     this.#fd = -1;
     unclosed.unregister(this);
     const rc = calls.close(fd);
@@ -333,9 +344,10 @@ export class Socket {
   /** Gives up ownership of the fd without closing it; returns it. */
   detach(): number {
     const fd = this.#fd;
-    if (fd >= 0 && closeListeners.size > 0) for (const listener of closeListeners) listener(this);
+    if (fd >= 0) notifyClosing(this);
     this.#fd = -1;
     unclosed.unregister(this);
+    if (fd >= 0) calls.disown(fd);
     return fd;
   }
 
@@ -357,12 +369,6 @@ export function socketpair(family: number = AF_UNIX, type: number = SOCK_STREAM,
   const fds = calls.socketpair(family, type, proto);
   if (typeof fds === 'number') fail(fds, 'socketpair');
   return [new Socket(family, type, proto, fds[0]), new Socket(family, type, proto, fds[1])];
-}
-
-function familyOf(address: unknown): number {
-  if (typeof address === 'string' || address instanceof Uint8Array) return AF_UNIX;
-  if (Array.isArray(address) && typeof address[0] === 'string' && address[0].includes(':')) return AF_INET6;
-  return AF_INET;
 }
 
 /** Options for `createServer`. */
@@ -417,16 +423,13 @@ export function createConnection(address: Address, timeout?: number | null): Soc
     candidates = [[AF_UNIX, resolveAddress(AF_UNIX, SOCK_STREAM, address)]];
   } else {
     const [host, port] = checkHostPort(address, 'address', '[host, port] or a Unix path');
-    const found = calls.getaddrinfo(host === '' ? 'localhost' : host, port, AF_UNSPEC, SOCK_STREAM, false);
-    if (typeof found === 'string') throw new GaiError(`${found}: ${describe(host)}`);
-    if (found.length === 0) throw new GaiError(`no address for ${describe(host)}`);
-    candidates = found;
+    candidates = getaddrinfo(host === '' ? 'localhost' : host, port, AF_UNSPEC, SOCK_STREAM, false);
   }
   let lastError: unknown;
   for (const [family, sockaddr] of candidates) {
     const sock = new Socket(family, SOCK_STREAM);
     try {
-      connectWithin(sock, sockaddr, limit);
+      connectWithin(sock, sockaddr, limit, family === AF_UNIX ? unixPath(address) : undefined);
       return sock;
     } catch (error) {
       sock.close();
@@ -436,22 +439,33 @@ export function createConnection(address: Address, timeout?: number | null): Soc
   throw lastError;
 }
 
-function connectWithin(sock: Socket, sockaddr: Sockaddr, limitMs: number): void {
+// A string is a Unix path; one that reads as host:port was most likely
+// meant as TCP, so an error on it says how to write that.
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^/:]+):\d{1,5}$/;
+
+function connectWithin(sock: Socket, sockaddr: Sockaddr, limitMs: number, path?: string): void {
   const fd = sock.fileno();
+  const failed = (rc: number): never => {
+    const error = errorFromErrno(-rc, 'connect', path);
+    if (path !== undefined && HOST_PORT.test(path)) {
+      error.message += `; a string is a Unix socket path: a TCP address is [host, port], e.g. ['127.0.0.1', 80]`;
+    }
+    throw error;
+  };
   if (limitMs < 0) {
     const rc = calls.connect(fd, sockaddr);
-    if (rc < 0) fail(rc, 'connect');
+    if (rc < 0) failed(rc);
     return;
   }
   sock.setBlocking(false);
   const rc = calls.connect(fd, sockaddr);
-  if (rc < 0 && -rc !== ERRNO.EINPROGRESS) fail(rc, 'connect');
+  if (rc < 0 && -rc !== ERRNO.EINPROGRESS) failed(rc);
   if (rc < 0) {
     const ready = calls.waitFd(fd, 2, limitMs);
     if (ready < 0) fail(ready, 'poll');
     if (ready === 0) throw new TimeoutError(`connect timed out after ${limitMs} ms`, 'connect');
     const err = sock.getsockopt(SOL_SOCKET, SO_ERROR) as number;
-    if (err !== 0) throw errorFromErrno(err, 'connect');
+    if (err !== 0) failed(-err);
   }
   sock.setBlocking(true);
 }

@@ -312,11 +312,12 @@ describe('native sockaddr and path buffers', () => {
     expect(calls.setsockopt(a, C.SOL_SOCKET!, C.SO_RCVBUF!, new Uint8Array(1 << 16))).toBe(0); // reads only an int
   });
 
-  it('getaddrinfo: a host that is not a string is a TypeError; odd values come back as a message', () => {
+  it('getaddrinfo: a host that is not a string is a TypeError; odd values come back as a resolver failure', () => {
     for (const bad of [undefined, null, 5, {}, Buffer.from('127.0.0.1')]) {
       expect(outcome(() => calls.getaddrinfo(bad as string, 80, C.AF_INET!, C.SOCK_STREAM!, false))).toBe('TypeError');
     }
-    expect(typeof calls.getaddrinfo('127.0.0.1', 80, 12345, C.SOCK_STREAM!, false)).toBe('string'); // bad family
+    const badFamily = calls.getaddrinfo('127.0.0.1', 80, 12345, C.SOCK_STREAM!, false);
+    expect(badFamily).toMatchObject({ code: expect.stringMatching(/^EAI_/), message: expect.any(String) });
     expect(calls.getaddrinfo('127.0.0.1', -1, C.AF_INET!, C.SOCK_STREAM!, false)).not.toBeNull();
     expect(Array.isArray(calls.getaddrinfo('', 0, C.AF_INET!, C.SOCK_STREAM!, true))).toBe(true);
     expect(calls.getaddrinfo('x'.repeat(100_000), 80, C.AF_INET!, C.SOCK_STREAM!, false)).not.toBeNull();
@@ -461,4 +462,50 @@ describe('NativeSelector under hostile arguments', () => {
       });
     });
   }
+});
+
+describe('NativeSelector trigger-mode arguments', () => {
+  for (const backend of native.backends) {
+    it(`${backend}: a mode that is not a 32-bit integer is a TypeError; absent is level; extra bits are ignored`, () => {
+      const sel = new native.NativeSelector(backend);
+      const [a] = pair();
+      try {
+        for (const v of NOT_INT32.filter((x) => x !== undefined)) {
+          expect(outcome(() => sel.add(a, 1, v as number)), `add mode ${String(v)}`).toBe('TypeError');
+          expect(outcome(() => sel.modify(a, 1, 1, v as number, 0)), `modify oldMode ${String(v)}`).toBe('TypeError');
+          expect(outcome(() => sel.modify(a, 1, 1, 0, v as number)), `modify mode ${String(v)}`).toBe('TypeError');
+        }
+        expect(sel.add(a, 1)).toBe(0);
+        // -1 is every bit: edge-oneshot, which poll(2) cannot do and kqueue does not map yet.
+        const edgeOneshot = sel.modify(a, 1, 1, 0, -1);
+        expect(edgeOneshot).toBe(backend === 'epoll' ? 0 : backend === 'poll' ? -EINVAL : edgeOneshot);
+        expect(edgeOneshot).toBeLessThanOrEqual(0);
+        expect(sel.remove(a, 1)).toBe(0);
+      } finally {
+        sel.close();
+      }
+    });
+  }
+});
+
+describe('native Waker calls under hostile arguments', () => {
+  const w = native.waker;
+
+  it('fd arguments that are not 32-bit integers throw TypeError; closed fds are -EBADF', () => {
+    for (const call of [w.wake, w.drain, w.check]) {
+      for (const v of NOT_INT32) expect(outcome(() => call(v as number)), `${call.name}(${String(v)})`).toBe('TypeError');
+      for (const fd of [-1, -(2 ** 31), HUGE_FD]) expect(call(fd), `${call.name}(${fd})`).toBe(-EBADF);
+    }
+  });
+
+  it('drain on an fd that cannot be read returns an errno, and wake on a full pipe is success', () => {
+    const fds = w.open(true) as [number, number];
+    try {
+      expect(w.drain(fds[1])).toBeLessThan(0); // the write end
+      for (let i = 0; i < 20_000; i++) expect(w.wake(fds[1])).toBe(0);
+      expect(w.drain(fds[0])).toBe(1);
+    } finally {
+      for (const fd of fds) calls.close(fd);
+    }
+  });
 });

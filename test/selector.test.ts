@@ -76,11 +76,11 @@ describe.each(availableBackends.map((b) => [b]))('Selector (%s)', (backend) => {
   const make = <T = unknown>() => track(new Selector<T>({ backend: backend as BackendName }));
 
   describe('register', () => {
-    it('returns a frozen key with fileobj, fd, events and data', () => {
+    it('returns a frozen key with fileobj, fd, events, data and mode', () => {
       const sel = make<string>();
       const [a] = pair();
       const key = sel.register(a, EVENT_READ, 'hello');
-      expect(key).toEqual({ fileobj: a, fd: a.fileno(), events: EVENT_READ, data: 'hello' });
+      expect(key).toEqual({ fileobj: a, fd: a.fileno(), events: EVENT_READ, data: 'hello', mode: 'level' });
       expect(Object.isFrozen(key)).toBe(true);
       expect(sel.getKey(a)).toBe(key);
       expect(sel.getKey(a.fileno())).toBe(key);

@@ -13,9 +13,12 @@
 // 127.0.0.1:8000, loopback only, as in the chapter. PORT=0 lets the kernel
 // pick a free port: the first line every server prints is
 // `listening on HOST:PORT` with the real port, so a script can wait for it.
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { AF_INET, AF_INET6, type Address, type Socket } from '../../src/index.js';
+import { AF_INET, AF_INET6, AF_UNIX, type Address, OSError, SOCK_STREAM, Socket } from '../../src/index.js';
 
 export interface ExampleOptions {
   host: string;
@@ -95,10 +98,92 @@ function parseOptions(spec: ExampleSpec): ExampleOptions {
   return { host, port, family: host.includes(':') ? AF_INET6 : AF_INET, quiet, duration, flags, values: ownValues };
 }
 
+/** `127.0.0.1:8000`, `[::1]:8000`. */
+function showHostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Runs `bind` (a bind() or a createServer()) and returns what it returns;
+ * if the address is taken, says so in one line and exits with code 1
+ * rather than showing the EADDRINUSE stack.
+ */
+export function bindOrExit<T>(host: string, port: number, bind: () => T): T {
+  try {
+    return bind();
+  } catch (error) {
+    if (!(error instanceof OSError) || error.code !== 'EADDRINUSE') throw error;
+    console.error(`address ${showHostPort(host, port)} is in use; set PORT=0 for a free one`);
+    process.exit(1);
+  }
+}
+
+// One Ctrl-C, one signal, under every launcher.
+//
+// A terminal's Ctrl-C sends SIGINT to every process in its foreground
+// group: the example, and whatever launched it. `node --import tsx` is the
+// example itself. `npm start` passes the signal on to its shell, which does
+// not pass it further. tsx's command line (`npx tsx`) is a parent process
+// that passes SIGINT and SIGTERM on to the script unless the script tells it,
+// within about 30 ms, that it got the signal itself, and kills it (SIGKILL)
+// when a second wait passes without word. tsx's own hook in the script tells
+// it from a process.on() listener, which runs only when Node's event loop
+// gets a turn: a coroutine loop holding the thread in select() gives it
+// none, so the script would get the signal twice and be killed a moment
+// later. (Under `npx`, npm also passes the signal to tsx, which asks again.)
+//
+// So a loop's signal handler here tells tsx itself, over the Unix socket
+// tsx listens on for its script (a 4-byte length, then JSON), and takes a
+// repeat of the same signal within RELAY_WINDOW_MS as the relay of the one
+// it just handled. Without tsx's socket neither happens.
+const RELAY_WINDOW_MS = 250;
+const launcherSocket = ((): string | null => {
+  const user = typeof process.geteuid === 'function' ? process.geteuid() : null;
+  if (user === null) return null;
+  const path = join(tmpdir(), `tsx-${user}`, `${process.ppid}.pipe`);
+  return existsSync(path) ? path : null;
+})();
+
+/** True when the parent is tsx's command line, which relays signals (see above). */
+export const launcherRelaysSignals = launcherSocket !== null;
+
+/** Tells tsx's command line, if it launched us, that `signal` arrived here. */
+function tellLauncher(signal: string): void {
+  if (launcherSocket === null) return;
+  const body = Buffer.from(JSON.stringify({ type: 'signal', signal }));
+  const frame = Buffer.alloc(4 + body.length);
+  frame.writeInt32BE(body.length, 0);
+  body.copy(frame, 4);
+  const socket = new Socket(AF_UNIX, SOCK_STREAM);
+  try {
+    socket.connect(launcherSocket);
+    socket.sendall(frame);
+  } catch {
+    // tsx gone or changed: it will relay the signal, which we then ignore.
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * `handler` for `loop.addSignalHandler(signal, ...)`, made to run once per
+ * signal sent, however the example was launched (see above).
+ */
+export function onSignal(signal: string, handler: () => void): () => void {
+  let handledAt = -Infinity;
+  return () => {
+    tellLauncher(signal);
+    const now = performance.now();
+    if (launcherRelaysSignals && now - handledAt < RELAY_WINDOW_MS) return;
+    handledAt = now;
+    handler();
+  };
+}
+
 /** Prints `listening on HOST:PORT` with the port the kernel really bound. */
 export function announce(server: Socket): void {
   const [host, port] = server.getsockname() as [string, number];
-  console.log(`listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
+  console.log(`listening on ${showHostPort(host, port)}`);
 }
 
 /** `['127.0.0.1', 54321]`: the chapter prints Python's `('127.0.0.1', 54321)`. */

@@ -54,8 +54,21 @@ export function* waitFor<T>(aw: Awaitable<T>, timeout: number | null | undefined
     // done still gives its result.
     const inner = aw instanceof Task ? aw : task._loop.createTask(aw);
     if (inner.done()) return inner.result();
-    inner.cancel();
-    while (!inner.done()) yield inner;
+    // Wait on a future of our own, not on `inner`: a cancel of this task
+    // then lands here as CancelledError and ends it cancelled (as CPython's
+    // _cancel_and_wait), instead of reaching `inner`, which is already being
+    // cancelled and whose CancelledError would read as the timeout.
+    const waiter = new Future<void>(task._loop);
+    const release = (): void => {
+      if (!waiter.done()) waiter._setResult(undefined);
+    };
+    inner.addDoneCallback(release);
+    try {
+      inner.cancel();
+      yield* waiter;
+    } finally {
+      inner.removeDoneCallback(release);
+    }
     try {
       return inner.result();
     } catch (error) {

@@ -13,13 +13,13 @@
 // thread (run-blocking.ts) or as callbacks of Node's loop (run-async.ts).
 // EventLoop (event-loop.ts) adds the socket operations, signal handlers and
 // the exception handler on top.
-import { drainMicrotasks, type SelectorHooks, selectorHooks } from '../loop-interface.js';
+import { claimSelector, drainMicrotasks, type SelectorHooks, selectorHooks } from '../loop-interface.js';
 import { Selector } from '../selector.js';
 import { checkFunction, describe } from '../validate.js';
 import { type Coro, Future, type UnretrievedReport } from './futures.js';
 import { type FdState, IoWatcher } from './io.js';
-import { runningLoop } from './running.js';
-import { SignalHandlers } from './signals.js';
+import { ASYNC, BLOCKING, IDLE, type IdleDriver, runningLoop } from './running.js';
+import { SignalHandlers, type SignalWatches } from './signals.js';
 import { type Awaitable, isCoro, type LoopCore, SleepHandle, Task } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
 import { chooseIo, type IoMode, Uring } from './uring.js';
@@ -38,21 +38,27 @@ export interface ExceptionContext {
 
 /** Options for `new EventLoop()`. */
 export interface EventLoopOptions {
-  /** The selector to wait with; a new default Selector if omitted. The loop closes it. */
+  /**
+   * The selector to wait with; a new default Selector if omitted. It must
+   * have nothing registered; the loop owns it from then on (registering on
+   * it directly throws) and closes it.
+   */
   selector?: Selector;
   /** 'io_uring': socket operations as io_uring requests (Linux; see ioUringAvailable()). Default 'selector'. */
   io?: IoMode;
 }
 
-/** How a loop is running: set by the run drivers. */
-export const IDLE = 0;
-export const BLOCKING = 1;
-export const ASYNC = 2;
-
-/** A run driver waiting in Node's loop with nothing to do: new work must wake it. */
-export interface IdleDriver {
-  wake(): void;
-}
+// A loop dropped without close(): its selector's fds (epoll/kqueue fd and
+// wake-up pipe) are closed and its signal watches released, with a warning,
+// as asyncio's "unclosed event loop" ResourceWarning. The held value must
+// not reach the loop, or it would never be collected.
+const unclosedLoops = new FinalizationRegistry<{ hooks: SelectorHooks; watches: SignalWatches }>((held) => {
+  held.watches.releaseAll();
+  held.hooks.close();
+  process.emitWarning('unclosed event loop was garbage-collected; call loop.close()', {
+    type: 'ResourceWarning', code: 'NS_UNCLOSED_LOOP',
+  });
+});
 
 // Can drainMicrotasks run promise reactions here? Not when the loop was
 // started from inside a promise job (ESM top-level code, code after an
@@ -102,7 +108,7 @@ export abstract class BaseEventLoop implements LoopCore {
     const selector = options?.selector ?? new Selector();
     this.#selector = selector as Selector<FdState>;
     this.#hooks = selectorHooks(selector);
-    this.#io = new IoWatcher(this.#selector);
+    this.#io = new IoWatcher(claimSelector(this.#selector));
     if (io === 'io_uring') {
       try {
         this.#uring = new Uring(this.#selector, this.#io);
@@ -114,6 +120,7 @@ export abstract class BaseEventLoop implements LoopCore {
       this.#hooks = this.#uring.hooks(this.#hooks);
     }
     this.#signals = new SignalHandlers(this.#hooks);
+    unclosedLoops.register(this, { hooks: this.#hooks, watches: this.#signals.watches }, this);
   }
 
   /** How socket operations are done: 'selector' (readiness) or 'io_uring' (completions). */
@@ -155,6 +162,7 @@ export abstract class BaseEventLoop implements LoopCore {
     if (this.#mode !== IDLE) throw new Error('Cannot close a running event loop');
     if (this.#closed) return;
     this.#closed = true;
+    unclosedLoops.unregister(this);
     this.#signals.removeAll();
     this.#io.close();
     this.#uring?.close();
@@ -371,7 +379,8 @@ export abstract class BaseEventLoop implements LoopCore {
     let timeout: number | null = 0;
     if (mayBlock && this.#ready.length === 0 && !this.#stopping) {
       const next = timers.peek();
-      if (next !== undefined) {
+      // A timer due at Infinity never fires: it cannot wake the loop.
+      if (next !== undefined && next._when !== Infinity) {
         timeout = Math.max(0, next._when - performance.now());
       } else {
         this.#checkSomethingCanWake();
@@ -413,7 +422,7 @@ export abstract class BaseEventLoop implements LoopCore {
         'and nothing else can wake the loop. A Promise that waits on Node\'s own timers, fs or net cannot ' +
         'settle while runUntilComplete()/run() blocks the thread: use loop.runAsync() for those.');
     }
-    throw new Error('the event loop would wait forever: no task is ready, no timer is scheduled, no task ' +
+    throw new Error('the event loop would wait forever: no task is ready, no timer will fire, no task ' +
       'waits on a socket and no signal handler is installed (do the pending tasks wait on each other?)');
   }
 }

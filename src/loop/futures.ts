@@ -147,7 +147,10 @@ export class Future<T = unknown> {
   }
 
   *[Symbol.iterator](): Coro<T> {
-    if (this._state === PENDING) yield this;
+    if (this._state === PENDING) {
+      awaiting = this;
+      yield this;
+    }
     return this.result();
   }
 
@@ -214,5 +217,29 @@ export class Future<T = unknown> {
       if (typeof cb === 'function') this._loop._scheduleDoneCallback(cb, this);
       else cb._wake(this);
     }
+  }
+}
+
+// Set by a future's own iterator (`yield* task`) just before it yields the
+// future; the task reads it at that very step. A future yielded any other
+// way is `yield task` without its `*`, which would resume with undefined.
+let awaiting: Future<unknown> | null = null;
+
+/**
+ * @internal For Task: the future that the step just run awaited with
+ * `yield*` (null if none), and the marker cleared, so that this global never
+ * keeps a future (and its loop) alive.
+ */
+export function takeAwaiting(): Future<unknown> | null {
+  const future = awaiting;
+  awaiting = null;
+  return future;
+}
+
+/** @internal Waits until `future` is done, without taking its result (`yield*` this). */
+export function* untilDone(future: Future<unknown>): Coro<void> {
+  while (future._state === PENDING) {
+    awaiting = future;
+    yield future;
   }
 }

@@ -4,8 +4,10 @@
 // cancelled) does not unregister at once: the fd is only reviewed before
 // the next select, so a task that reads, echoes and reads again keeps its
 // registration and the steady state makes no epoll_ctl/kevent call at all.
-import { EVENT_READ, EVENT_WRITE, type Selector, type SelectorKey } from '../selector.js';
-import { addCloseListener, removeCloseListener } from '../loop-interface.js';
+import {
+  addCloseWatcher, type CloseWatcher, removeCloseWatcher, type SelectorRegistry,
+} from '../loop-interface.js';
+import { EVENT_READ, EVENT_WRITE, type SelectorKey } from '../selector.js';
 import type { Socket } from '../socket.js';
 import type { Parking, Task } from './task.js';
 
@@ -35,17 +37,19 @@ export class FdState implements Parking {
 }
 
 /** The loop's table of fds with waiting tasks, kept in step with its selector. */
-export class IoWatcher {
-  readonly #selector: Selector<FdState>;
+export class IoWatcher implements CloseWatcher {
+  readonly #selector: SelectorRegistry<FdState>;
+  // What each watched socket holds of us: weak, so a socket the user keeps
+  // does not keep a dropped loop alive.
+  readonly #ref = new WeakRef<CloseWatcher>(this);
   readonly #fds = new Map<number, FdState>();
   #review: FdState[] = [];
   #spare: FdState[] = [];
   /** Tasks parked on fds. */
   waiting = 0;
 
-  constructor(selector: Selector<FdState>) {
+  constructor(selector: SelectorRegistry<FdState>) {
     this.#selector = selector;
-    addCloseListener(this.socketClosing);
   }
 
   /**
@@ -63,6 +67,7 @@ export class IoWatcher {
     if (state === undefined) {
       state = new FdState(this, sock, fd);
       this.#fds.set(fd, state);
+      addCloseWatcher(sock, this.#ref);
     }
     const busy = event === EVENT_READ ? state.reader : state.writer;
     if (busy !== null) {
@@ -169,16 +174,16 @@ export class IoWatcher {
   }
 
   /** Called just before `sock` is closed or detached: its waiters get an error. */
-  readonly socketClosing = (sock: Socket): void => {
+  socketClosing(sock: Socket): void {
     const fd = sock.fileno();
     if (fd < 0) return;
     const state = this.#fds.get(fd);
     if (state !== undefined && state.sock === sock) this.#forget(state);
-  };
+  }
 
   /** Forgets every fd (the loop is closing; waiting tasks stay pending, as in asyncio). */
   close(): void {
-    removeCloseListener(this.socketClosing);
+    for (const state of this.#fds.values()) removeCloseWatcher(state.sock, this.#ref);
     this.#fds.clear();
     this.#review.length = 0;
     this.waiting = 0;
@@ -193,7 +198,10 @@ export class IoWatcher {
   // Drops the fd's registration and entry and wakes its waiters, who retry
   // their system call or find their socket closed.
   #forget(state: FdState, unregister = true): void {
-    if (this.#fds.get(state.fd) === state) this.#fds.delete(state.fd);
+    if (this.#fds.get(state.fd) === state) {
+      this.#fds.delete(state.fd);
+      removeCloseWatcher(state.sock, this.#ref);
+    }
     if (unregister && state.events !== 0) {
       try {
         this.#selector.unregister(state.fd);

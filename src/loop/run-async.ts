@@ -3,8 +3,9 @@
 // watches the selector's fd (uv_poll), a Node timer covers the next
 // deadline and setImmediate runs ready work; select itself never waits.
 import { errorFromErrno } from '../errors.js';
-import { ASYNC, type BaseEventLoop, type IdleDriver } from './core.js';
-import { swapRunningLoop } from './running.js';
+import type { BaseEventLoop } from './core.js';
+import { ASYNC, type IdleDriver, swapRunningLoop } from './running.js';
+import { nodeTimerDelay } from './timers.js';
 import type { Awaitable, Task } from './task.js';
 
 /**
@@ -126,8 +127,7 @@ class AsyncDriver implements IdleDriver {
     this.#nodeTimer = null;
     this.#nodeTimerWhen = when;
     if (when !== Infinity) {
-      // Node's timers have millisecond resolution: round up, never early.
-      this.#nodeTimer = setTimeout(this.#onNodeTimer, Math.max(0, Math.ceil(when - performance.now())));
+      this.#nodeTimer = setTimeout(this.#onNodeTimer, nodeTimerDelay(when, performance.now()));
     }
   }
 

@@ -1,7 +1,7 @@
 // The blocking run driver: the thread waits in select itself. The fastest
 // way to run: nothing stands between the kernel and the tasks.
-import { BLOCKING, type BaseEventLoop } from './core.js';
-import { swapRunningLoop } from './running.js';
+import type { BaseEventLoop } from './core.js';
+import { BLOCKING, swapRunningLoop } from './running.js';
 import type { Awaitable } from './task.js';
 
 /** loop.runForever(): iterations, blocking the thread, until `stop()` is called. */

@@ -3,7 +3,7 @@
 import type { EventLoopOptions } from './core.js';
 import { EventLoop } from './event-loop.js';
 import { runningLoop } from './running.js';
-import type { Coro } from './futures.js';
+import { type Coro, untilDone } from './futures.js';
 import type { Task } from './task.js';
 
 /**
@@ -26,9 +26,7 @@ export function run<T>(main: (() => Coro<T>) | Coro<T>, options?: EventLoopOptio
 }
 
 function* waitAll(tasks: Task<unknown>[]): Coro<void> {
-  for (const task of tasks) {
-    while (!task.done()) yield task;
-  }
+  for (const task of tasks) yield* untilDone(task);
 }
 
 function cancelAllTasks(loop: EventLoop): void {

@@ -1,7 +1,17 @@
 // Which loop is running on this thread now, as asyncio's get_running_loop:
 // the one blocked in select, or the one whose runAsync iteration is
-// executing. Set by the run drivers.
+// executing; and how a loop runs. Set by the run drivers.
 import type { LoopCore } from './task.js';
+
+/** How a loop is running: set by the run drivers. */
+export const IDLE = 0;
+export const BLOCKING = 1;
+export const ASYNC = 2;
+
+/** A run driver waiting in Node's loop with nothing to do: new work must wake it. */
+export interface IdleDriver {
+  wake(): void;
+}
 
 let running: LoopCore | null = null;
 

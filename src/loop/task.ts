@@ -6,7 +6,7 @@
 //   - undefined: a bare yield, run me again after everything ready now.
 // Ready tasks go straight into the loop's ready queue (no closure per step).
 import {
-  CANCELLED, CancelledError, type Coro, FAILED, FULFILLED, Future, type FutureLoop, PENDING,
+  CANCELLED, CancelledError, type Coro, FAILED, FULFILLED, Future, type FutureLoop, PENDING, takeAwaiting,
 } from './futures.js';
 import { type HandleOwner, type Runnable, TimerHandle } from './timers.js';
 
@@ -41,6 +41,7 @@ export interface LoopCore extends FutureLoop, HandleOwner {
   /** @internal A task starts waiting on a Promise (fromPromise). */
   _promiseWaitStarted(): void;
   /** @internal */ _promiseWaitEnded(): void;
+  isClosed(): boolean;
 }
 
 let current: Task<unknown> | null = null;
@@ -86,6 +87,11 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
    */
   override cancel(msg?: string): boolean {
     if (this._state !== PENDING) return false;
+    // Waking a parked task means queueing it on its loop; asyncio's
+    // call_soon raises here too rather than queue on a dead loop.
+    if (this._waitingOn !== null && this._loop.isClosed()) {
+      throw new Error(`Event loop is closed: cannot cancel ${this.name}, which waits on a closed loop`);
+    }
     this._numCancelsRequested++;
     const waitingOn = this._waitingOn;
     if (waitingOn instanceof Future && !this.#cancelling) {
@@ -153,6 +159,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
     const previous = current;
     current = this;
+    takeAwaiting();
     let step: IteratorResult<unknown, T>;
     try {
       step = error === NOTHING ? this._coro.next() : this._coro.throw(error);
@@ -179,6 +186,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
 
     const yielded = step.value;
+    const awaited = takeAwaiting();
     if (yielded === PARKED) {
       const waitingOn = this._waitingOn;
       if (waitingOn === null || waitingOn instanceof Future) {
@@ -189,7 +197,10 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
         this._loop._enqueue(this);
       }
     } else if (yielded instanceof Future) {
-      if (yielded._loop !== this._loop) {
+      if (yielded !== awaited) {
+        this._badYield(new TypeError(`${this.name} yielded ${yielded instanceof Task ? 'a Task' : 'a Future'} ` +
+          'without *: write `yield* task` to wait for it and get its result'));
+      } else if (yielded._loop !== this._loop) {
         this._badYield(new Error(`${this.name} waits on a task or future of another event loop`));
       } else if (yielded === this) {
         this._badYield(new Error(`${this.name} cannot wait on itself`));
@@ -201,10 +212,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     } else if (yielded === undefined) {
       this._loop._enqueue(this);
     } else {
-      this._badYield(new TypeError(
-        `${this.name} yielded ${describeYield(yielded)}; a coroutine must pause with yield* ` +
-          '(e.g. `yield* sleep(10)`, `yield* task`), not yield',
-      ));
+      this._badYield(new TypeError(`${this.name} ${describeYield(yielded)}`));
     }
   }
 
@@ -250,11 +258,17 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   }
 }
 
+// What a mistaken yield was, and the fix, for the TypeError thrown back in.
 function describeYield(value: unknown): string {
   if (value !== null && typeof value === 'object' && typeof (value as Coro<unknown>).next === 'function') {
-    return 'a generator (missing * after yield?)';
+    return 'yielded a generator without *: write `yield* gen()` to run it and get its result';
   }
-  return typeof value === 'object' ? String(value) : `${typeof value} ${String(value)}`;
+  if (value !== null && (typeof value === 'object' || typeof value === 'function') &&
+      typeof (value as PromiseLike<unknown>).then === 'function') {
+    return 'yielded a Promise: wait for it with `yield* fromPromise(promise)`';
+  }
+  const what = typeof value === 'object' ? String(value) : `${typeof value} ${String(value)}`;
+  return `yielded ${what}; a coroutine must pause with yield* (e.g. \`yield* sleep(10)\`, \`yield* task\`), not yield`;
 }
 
 /** Short form of an exception for one-line descriptions: `Error('boom')`. */

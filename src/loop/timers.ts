@@ -3,6 +3,19 @@
 // dropped when they reach the top, as asyncio does, or all at once when
 // they come to outnumber the live ones, so a cancel is O(1).
 
+// Node's setTimeout takes at most 2^31 - 1 ms; beyond that it warns
+// (TimeoutOverflowWarning) and fires after 1 ms, which would spin runAsync.
+const MAX_NODE_DELAY = 0x7fffffff;
+
+/**
+ * The delay for a Node timer covering a deadline `when` (loop clock), from
+ * `now`: rounded up (Node's timers have ms resolution; never fire early) and
+ * capped at what setTimeout takes, so a far deadline just re-arms on expiry.
+ */
+export function nodeTimerDelay(when: number, now: number): number {
+  return Math.min(MAX_NODE_DELAY, Math.max(0, Math.ceil(when - now)));
+}
+
 /** What the loop's ready queue holds: something to run once. */
 export interface Runnable {
   /** @internal */

@@ -11,7 +11,8 @@
 // asked (select(0)) only in the iterations where it has something.
 import { errorFromErrno } from '../errors.js';
 import {
-  addCloseListener, closeFd, type NativeRing, openRing, probeIoUring, removeCloseListener, type SelectorHooks,
+  addCloseWatcher, closeFd, type CloseWatcher, type NativeRing, openRing, probeIoUring, removeCloseWatcher,
+  type SelectorHooks,
 } from '../loop-interface.js';
 import type { Selector } from '../selector.js';
 import type { Socket } from '../socket.js';
@@ -74,8 +75,10 @@ export class RingFd {
 }
 
 /** The ring of one loop and the operations in flight on it. */
-export class Uring {
+export class Uring implements CloseWatcher {
   readonly #ring: NativeRing;
+  // Sockets hold their watchers weakly: nothing there keeps a loop alive.
+  readonly #ref = new WeakRef<CloseWatcher>(this);
   readonly #selector: Selector<FdState>;
   readonly #io: IoWatcher;
   readonly #sq = new Int32Array(SQ_RECORDS * FIELDS);
@@ -98,15 +101,9 @@ export class Uring {
   waiting = 0;
 
   constructor(selector: Selector<FdState>, io: IoWatcher) {
-    const why = ioUringUnavailableReason();
-    if (why !== '') throw new Error(`io: 'io_uring' is not available here: ${why}`);
-    if (selector.fileno() < 0) {
-      throw new Error(`io: 'io_uring' needs a selector with a pollable fd (epoll); the ${selector.backend} backend has none`);
-    }
     this.#selector = selector;
     this.#io = io;
     this.#ring = openRing(SQ_RECORDS);
-    addCloseListener(this.socketClosing);
   }
 
   /** The state of `sock`'s fd, made on first use. */
@@ -117,6 +114,7 @@ export class Uring {
       if (state !== undefined) this.#forget(state);
       state = new RingFd(sock, fd);
       this.#fds.set(fd, state);
+      addCloseWatcher(sock, this.#ref);
     }
     return state;
   }
@@ -210,25 +208,39 @@ export class Uring {
       watchSignal: (signo) => selectorHooks.watchSignal(signo),
       unwatchSignal: (signo) => selectorHooks.unwatchSignal(signo),
       takeSignals: () => selectorHooks.takeSignals(),
+      // For a loop collected unclosed: the ring goes with the selector.
+      close: () => {
+        ring.close();
+        selectorHooks.close();
+      },
     };
   }
 
   /** Called just before `sock` is closed or detached: its requests are cancelled and their tasks woken. */
-  readonly socketClosing = (sock: Socket): void => {
+  socketClosing(sock: Socket): void {
     const fd = sock.fileno();
     const state = fd < 0 ? undefined : this.#fds.get(fd);
     if (state !== undefined && state.sock === sock) this.#forget(state);
-  };
+  }
 
   // The socket is going: its waiters wake (their next step throws EBADF),
   // and their requests are cancelled: closing the fd alone would not end
   // them, as the ring holds its own reference to the file.
   #forget(state: RingFd): void {
     this.#fds.delete(state.fd);
+    removeCloseWatcher(state.sock, this.#ref);
     state.closed = true;
+    let cancelled = false;
     for (const request of [state.reader, state.writer]) {
-      if (request !== null && request._slot >= 0) request._socketClosed();
+      if (request !== null && request._slot >= 0) {
+        request._socketClosed();
+        cancelled = true;
+      }
     }
+    // Cancel now, not at the next iteration: a request in flight holds the
+    // file, so until then the fd's close would not reach the socket (a
+    // listener would go on taking connections, a peer would see no FIN).
+    if (cancelled && !this.#closed) this.#enter(0);
     state.reader = null;
     state.writer = null;
     if (state.accepted !== null) {
@@ -246,9 +258,9 @@ export class Uring {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    removeCloseListener(this.socketClosing);
     this.#ring.close();
     for (const state of this.#fds.values()) {
+      removeCloseWatcher(state.sock, this.#ref);
       if (state.accepted !== null) for (const fd of state.accepted) closeFd(fd);
     }
     this.#fds.clear();
@@ -275,8 +287,12 @@ export function chooseIo(io: unknown, selector: Selector<unknown> | undefined): 
   if (io !== 'selector' && io !== 'io_uring') {
     throw new TypeError(`options.io must be 'selector' or 'io_uring', got ${describe(io)}`);
   }
-  if (io === 'io_uring' && !ioUringAvailable()) {
-    throw new Error(`io: 'io_uring' is not available here: ${ioUringUnavailableReason()}`);
+  if (io === 'io_uring') {
+    if (!ioUringAvailable()) throw new Error(`io: 'io_uring' is not available here: ${ioUringUnavailableReason()}`);
+    // The ring waits on the selector's own fd (for signals, wake-ups, fd waiters).
+    if (selector !== undefined && selector.fileno() < 0) {
+      throw new Error(`io: 'io_uring' needs a selector with a pollable fd (epoll); the ${selector.backend} backend has none`);
+    }
   }
   return io;
 }

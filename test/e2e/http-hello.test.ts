@@ -116,6 +116,20 @@ describe('examples/http-hello.ts with a raw socket', () => {
     await client.quit();
   });
 
+  it('accepts lines that end in a bare LF, as RFC 9112 allows, alone or mixed with CRLF', async () => {
+    const example = await startExample('http-hello');
+    const client = new Driver();
+    await client.connect('c', example);
+    await client.send('c', 'GET /lf HTTP/1.1\nHost: x\n\n');
+    expect((await client.recv('c', { until: HELLO, timeoutMs: 3000 })).data.toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    await client.send('c', 'GET /mixed HTTP/1.1\r\nHost: x\nConnection: close\r\n\n');
+    const reply = await client.recv('c', { timeoutMs: 3000 }); // until the server closes
+    expect(reply.eof).toBe(true);
+    expect(reply.data.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n[^]*Hello, world!\n$/);
+    await example.waitForLine(/"GET \/mixed HTTP\/1\.1" 200$/);
+    await client.quit();
+  });
+
   it('sends 100 Continue before reading a body the client holds back', async () => {
     const example = await startExample('http-hello');
     const client = new Driver();
@@ -137,6 +151,7 @@ describe('examples/http-hello.ts with a raw socket', () => {
     ['a Content-Length that is not a number', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', 400],
     ['a chunked body', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 501],
     ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['a bare CR inside a line', 'GET / HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n', 400],
   ])('answers %s with an error status and closes the connection', async (_what, request, status) => {
     const example = await startExample('http-hello');
     const client = new Driver();

@@ -1,8 +1,10 @@
 // Runs an example from examples/ as a child process, the way a reader runs
-// it (`npx tsx examples/NAME.ts`, here `node --import tsx` so the pid is the
-// server itself and a signal reaches it directly), on a port the kernel
-// picks (PORT=0), and waits for its first line, `listening on HOST:PORT`
-// (or, for an example that is no server, the first line it prints when ready).
+// it, on a port the kernel picks (PORT=0), and waits for its first line,
+// `listening on HOST:PORT` (or, for an example that is no server, the first
+// line it prints when ready). By default with `node --import tsx`, so the
+// pid is the server itself and a signal reaches it directly; `launcher`
+// picks `npx tsx` or `npm start` instead, in a process group of their own,
+// which `interrupt()` signals as a terminal's Ctrl-C does.
 //
 // Every process started here is remembered; `stopAllExamples()` (call it in
 // afterEach) kills what is still running and waits until its pipes are
@@ -17,7 +19,12 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/** How the example is started: `node --import tsx`, `npx tsx`, or `npm start` (selector-echo only). */
+export type Launcher = 'node' | 'npx' | 'npm';
+
 export interface StartOptions {
+  /** Default 'node'; 'npx' and 'npm' start it in a process group of its own. */
+  launcher?: Launcher;
   /** Extra environment (HOST defaults to 127.0.0.1, PORT to 0). */
   env?: Record<string, string>;
   args?: string[];
@@ -40,7 +47,7 @@ export class RunningExample {
   #waiters = new Set<() => void>();
   #exit: Exit | null = null;
 
-  constructor(readonly name: string, child: ChildProcess) {
+  constructor(readonly name: string, child: ChildProcess, readonly group = false) {
     this.child = child;
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const parts = (this.#partial + chunk).split('\n');
@@ -119,9 +126,27 @@ export class RunningExample {
     }
   }
 
-  /** Kills it (SIGKILL) if it still runs, and waits until its pipes are closed. */
+  /**
+   * Ctrl-C in a terminal: SIGINT to every process of the group, the
+   * launcher's and the example's alike. (Without a group of its own, to the
+   * example.)
+   */
+  interrupt(signal: NodeJS.Signals = 'SIGINT'): void {
+    if (this.group) process.kill(-this.child.pid!, signal);
+    else this.child.kill(signal);
+  }
+
+  /** Kills it (SIGKILL; with its launcher, the whole group) if it still runs, and waits until its pipes are closed. */
   async stop(): Promise<Exit> {
-    if (this.#exit === null) this.child.kill('SIGKILL');
+    if (this.group) {
+      try {
+        process.kill(-this.child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    } else if (this.#exit === null) {
+      this.child.kill('SIGKILL');
+    }
     return this.closed;
   }
 
@@ -134,12 +159,23 @@ const running = new Set<RunningExample>();
 
 /** Starts examples/NAME.ts and resolves once it prints `listening on HOST:PORT` (or `options.ready`). */
 export async function startExample(name: string, options: StartOptions = {}): Promise<RunningExample> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${name}.ts`, ...(options.args ?? [])], {
+  const launcher = options.launcher ?? 'node';
+  const args = options.args ?? [];
+  if (launcher === 'npm' && name !== 'selector-echo') throw new Error('npm start runs selector-echo only');
+  const [command, commandArgs] = {
+    node: [process.execPath, ['--import', 'tsx', `examples/${name}.ts`, ...args]],
+    npx: ['npx', ['tsx', `examples/${name}.ts`, ...args]],
+    // --silent: without npm's two banner lines before the example's first.
+    npm: ['npm', ['start', '--silent', ...(args.length > 0 ? ['--', ...args] : [])]],
+  }[launcher] as [string, string[]];
+  const group = launcher !== 'node';
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
-  const example = new RunningExample(name, child);
+  const example = new RunningExample(name, child, group);
   running.add(example);
   void example.closed.then(() => running.delete(example));
   const { index, match } = await example.waitForLine(options.ready ?? /^listening on \[?([^\]]*?)\]?:(\d+)$/, {

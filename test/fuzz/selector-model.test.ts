@@ -3,8 +3,13 @@
 // sequences of calls -- register, unregister, modify, getKey, select(0),
 // close -- on socket pairs and a regular file that are open, closed by the
 // user, closed behind the selector's back, or whose fd number has been
-// reused, mixed with hostile arguments; each call's result or error is
-// checked against what the model says it must be, for every backend.
+// reused, mixed with hostile arguments, in every trigger mode; each call's
+// result or error is checked against what the model says it must be, for
+// every backend.
+//
+// Modes: a oneshot key is disarmed by its first report and re-armed by any
+// modify; an edge key may only report a subset of what level would (when
+// an edge is "new" depends on the kernel's wake-ups, not modelled).
 //
 // The model owns the key table and the error rules. Where the answer
 // depends on the kernel, it asks the world as it is (which of our files
@@ -26,7 +31,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import {
   availableBackends, BlockingIOError, ConnectionResetError, EVENT_READ, EVENT_WRITE, KeyError, OSError, Selector, Socket,
-  socketpair, type BackendName, type SelectorKey,
+  socketpair, type BackendName, type PollMode, type SelectorKey,
 } from '../../src/index.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5e1ec7);
@@ -131,11 +136,12 @@ class World {
 interface Entry<T> {
   key: SelectorKey<T>;
   registered: Resource; // the file the kernel registration (if any) belongs to
+  armed: boolean;       // false: a oneshot key that has reported since its last (re-)arming
 }
 
 type Expected =
   | { ok: true }
-  | { error: 'TypeError' | 'RangeError' | 'KeyError' | 'closed' | 'boom' }
+  | { error: 'TypeError' | 'RangeError' | 'KeyError' | 'closed' | 'boom' | 'noEdge' }
   | { error: 'OSError'; code: string | null }; // null: any code
 
 type FdOrError = { fd: number } | { error: 'TypeError' | 'RangeError' | 'boom' };
@@ -161,6 +167,22 @@ function checkEvents(events: unknown): Expected | null {
   if (typeof events !== 'number') return { error: 'TypeError' };
   if (!Number.isInteger(events) || events < 1 || events > 3) return { error: 'RangeError' };
   return null;
+}
+
+const isOneshot = (mode: PollMode): boolean => mode === 'oneshot' || mode === 'edge-oneshot';
+const isEdge = (mode: PollMode): boolean => mode === 'edge' || mode === 'edge-oneshot';
+
+/** The contract's options.mode rule; undefined: no mode given. */
+function checkModeOption(backend: BackendName, mode: unknown): Expected | null {
+  if (mode === undefined) return null;
+  if (typeof mode !== 'string' || !['level', 'edge', 'oneshot', 'edge-oneshot'].includes(mode)) return { error: 'RangeError' };
+  if (backend === 'poll' && isEdge(mode as PollMode)) return { error: 'noEdge' };
+  return null;
+}
+
+/** The kqueue backend does not map the non-level modes yet: give it level (and keep the hostile value). */
+function modeFor(backend: BackendName, mode: PollMode | 'bad' | undefined): PollMode | 'bad' | undefined {
+  return backend === 'kqueue' && mode !== undefined && mode !== 'bad' ? 'level' : mode;
 }
 
 function readiness(r: Resource): number | 'hangup' {
@@ -233,6 +255,8 @@ class Model<T> {
 
 const DATA = fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 3 }), fc.constantFrom('a', 'b'));
 const EVENTS = fc.constantFrom(EVENT_READ, EVENT_WRITE, EVENT_READ | EVENT_WRITE);
+// undefined: no options argument; 'bad': not a mode.
+const MODE = fc.constantFrom<PollMode | 'bad' | undefined>(undefined, 'level', 'edge', 'oneshot', 'edge-oneshot', 'bad');
 const FORM = fc.constantFrom<Form>('sock', 'num', 'wrap');
 const TARGET = fc.integer({ min: 0, max: TARGETS - 1 });
 const HOSTILE_FILEOBJ = (): unknown[] => ['3', null, undefined, {}, [], { fileno: () => '3' }, { fileno: 3 }, 10n,
@@ -246,9 +270,9 @@ type Op =
   | { op: 'open'; slot: number }
   | { op: 'recycle'; slot: number; behindTheBack: boolean }
   | { op: 'openFile' }
-  | { op: 'register'; t: number; form: Form; events: number; data: unknown }
+  | { op: 'register'; t: number; form: Form; events: number; data: unknown; mode: PollMode | 'bad' | undefined }
   | { op: 'unregister'; t: number; form: Form }
-  | { op: 'modify'; t: number; form: Form; events: number; data: unknown }
+  | { op: 'modify'; t: number; form: Form; events: number; data: unknown; mode: PollMode | 'bad' | undefined }
   | { op: 'getKey'; t: number; form: Form }
   | { op: 'select'; timeout: number }
   | { op: 'send'; t: number }
@@ -263,9 +287,9 @@ const OP: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('open' as const), slot: fc.integer({ min: 0, max: PAIRS - 1 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('recycle' as const), slot: fc.integer({ min: 0, max: PAIRS - 1 }), behindTheBack: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ op: 'openFile' as const }) },
-  { weight: 10, arbitrary: fc.record({ op: fc.constant('register' as const), t: TARGET, form: FORM, events: EVENTS, data: DATA }) },
+  { weight: 10, arbitrary: fc.record({ op: fc.constant('register' as const), t: TARGET, form: FORM, events: EVENTS, data: DATA, mode: MODE }) },
   { weight: 5, arbitrary: fc.record({ op: fc.constant('unregister' as const), t: TARGET, form: FORM }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('modify' as const), t: TARGET, form: FORM, events: EVENTS, data: DATA }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('modify' as const), t: TARGET, form: FORM, events: EVENTS, data: DATA, mode: MODE }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('getKey' as const), t: TARGET, form: FORM }) },
   { weight: 6, arbitrary: fc.record({ op: fc.constant('select' as const), timeout: fc.constantFrom(0, -1, -0.5, -Infinity) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('send' as const), t: TARGET }) },
@@ -299,6 +323,10 @@ function expectOutcome<R>(what: string, call: () => R, expected: Expected | 'unk
       case 'RangeError': expect(e, what).toBeInstanceOf(RangeError); break;
       case 'KeyError': expect(e, what).toBeInstanceOf(KeyError); break;
       case 'boom': expect(e.message, what).toBe('boom'); break;
+      case 'noEdge':
+        expect(e.constructor, what).toBe(Error);
+        expect(e.message, what).toMatch(/edge.*poll/);
+        break;
       case 'closed':
         expect(e, what).toBeInstanceOf(Error);
         expect(e.message, what).toMatch(/closed/);
@@ -363,17 +391,22 @@ function runSequence(backend: BackendName, ops: Op[]): void {
         case 'register': {
           if (!r) break;
           const fileobj = world.fileobj(r, o.form);
+          const mode = modeFor(backend, o.mode);
           let expected: Expected | 'unknown' = { ok: true };
           const fd = toFd(fileobj);
-          if ('error' in fd) expected = { error: fd.error };
+          const modeError = checkModeOption(backend, mode);
+          if (modeError) expected = modeError;
+          else if ('error' in fd) expected = { error: fd.error };
           else if (model.entries.has(fd.fd)) expected = { error: 'KeyError' };
           else expected = model.addResult(fd.fd) ?? { ok: true };
           expected = closedIf(expected);
-          const key = expectOutcome(what, () => sel.register(fileobj as number, o.events, o.data), expected);
+          const key = expectOutcome(what, () => (mode === undefined
+            ? sel.register(fileobj as number, o.events, o.data)
+            : sel.register(fileobj as number, o.events, o.data, { mode: mode as PollMode })), expected);
           if (key) {
-            expect(key, what).toEqual({ fileobj, fd: (fd as { fd: number }).fd, events: o.events, data: o.data });
+            expect(key, what).toEqual({ fileobj, fd: (fd as { fd: number }).fd, events: o.events, data: o.data, mode: mode ?? 'level' });
             expect(Object.isFrozen(key)).toBe(true);
-            model.entries.set(key.fd, { key, registered: world.holder(key.fd)! });
+            model.entries.set(key.fd, { key, registered: world.holder(key.fd)!, armed: true });
           }
           break;
         }
@@ -395,22 +428,31 @@ function runSequence(backend: BackendName, ops: Op[]): void {
         case 'modify': {
           if (!r) break;
           const fileobj = world.fileobj(r, o.form);
+          const mode = modeFor(backend, o.mode);
           const found = model.lookup(fileobj);
-          let expected: Expected | 'unknown' = 'key' in found ? { ok: true } : found;
-          if ('key' in found && o.events !== found.key.events) expected = model.modifyResult(found) ?? { ok: true };
+          const modeError = checkModeOption(backend, mode);
+          let expected: Expected | 'unknown' = modeError ?? ('key' in found ? { ok: true } : found);
+          // A system call when events or mode change, and always on a oneshot key (it re-arms).
+          const newMode = 'key' in found ? (mode as PollMode | undefined) ?? found.key.mode : 'level';
+          const syscall = 'key' in found && !modeError &&
+            (o.events !== found.key.events || newMode !== found.key.mode || isOneshot(newMode));
+          if (syscall) expected = model.modifyResult(found as Entry<unknown>) ?? { ok: true };
           expected = closedIf(expected);
           let threw = true;
           const key = expectOutcome(what, () => {
-            const k = sel.modify(fileobj as number, o.events, o.data);
+            const k = mode === undefined
+              ? sel.modify(fileobj as number, o.events, o.data)
+              : sel.modify(fileobj as number, o.events, o.data, { mode: mode as PollMode });
             threw = false;
             return k;
           }, expected);
           if (key) {
             const entry = found as Entry<unknown>;
-            if (o.events === entry.key.events && o.data === entry.key.data) expect(key, what).toBe(entry.key);
-            else expect(key, what).toEqual({ fileobj: entry.key.fileobj, fd: entry.key.fd, events: o.events, data: o.data });
+            if (o.events === entry.key.events && o.data === entry.key.data && newMode === entry.key.mode) expect(key, what).toBe(entry.key);
+            else expect(key, what).toEqual({ fileobj: entry.key.fileobj, fd: entry.key.fd, events: o.events, data: o.data, mode: newMode });
             entry.key = key;
-          } else if (threw && !model.closed && 'key' in found && o.events !== found.key.events) {
+            entry.armed = true;
+          } else if (threw && !model.closed && syscall) {
             // A failed system call leaves the fd unregistered, as in CPython.
             model.entries.delete(found.key.fd);
           }
@@ -431,8 +473,11 @@ function runSequence(backend: BackendName, ops: Op[]): void {
           for (const entry of model.entries.values()) {
             const want = model.expectedMask(entry);
             const mask = got.get(entry.key.fd) ?? 0;
-            if (want === 'any') expect(mask & ~entry.key.events, what).toBe(0);
+            if (!entry.armed) expect(mask, `${what}: fd ${entry.key.fd} is a spent oneshot`).toBe(0);
+            else if (want === 'any') expect(mask & ~entry.key.events, what).toBe(0);
+            else if (isEdge(entry.key.mode)) expect(mask & ~want, `${what}: edge mask of fd ${entry.key.fd}`).toBe(0);
             else expect(mask, `${what}: mask of fd ${entry.key.fd}`).toBe(want);
+            if (mask !== 0 && isOneshot(entry.key.mode)) entry.armed = false;
           }
           break;
         }
