@@ -221,6 +221,22 @@ describe.runIf(ioUringAvailable())('io_uring mode', () => {
     });
   });
 
+  it('closes a listener with an accept in flight at once: the next connect is refused', () => {
+    withRingLoop((loop) => {
+      const [server, port] = listener();
+      const accepting = loop.createTask(loop.sockAccept(server));
+      loop.runUntilComplete(sleep(1)); // the accept is in flight, holding the file
+      server.close();
+      const client = new Socket();
+      try {
+        expect(() => client.connect(['127.0.0.1', port])).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
+      } finally {
+        client.close();
+      }
+      expect(() => loop.runUntilComplete(accepting)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    });
+  });
+
   it('reads after a cancelled receive in the order the bytes came, waiting behind the cancel', () => {
     withRingLoop((loop) => {
       const [a, b] = nonBlockingPair();
