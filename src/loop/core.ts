@@ -22,7 +22,7 @@ import { ASYNC, BLOCKING, IDLE, type IdleDriver, runningLoop } from './running.j
 import { SignalHandlers, type SignalWatches } from './signals.js';
 import { type Awaitable, isCoro, type LoopCore, SleepHandle, Task } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
-import { chooseIo, type IoMode, Uring } from './uring.js';
+import { chooseIo, type IoMode, openLoopRing, Uring } from './uring.js';
 
 /** What the exception handler is told. */
 export interface ExceptionContext {
@@ -79,7 +79,6 @@ export abstract class BaseEventLoop implements LoopCore {
   #hooks: SelectorHooks;
   readonly #io: IoWatcher;
   readonly #signals: SignalHandlers;
-  // The ring in io_uring mode, else null.
   readonly #uring: Uring | null = null;
   readonly #timers = new TimerHeap();
   // Items queued while an iteration runs go to the other array: they run in
@@ -105,18 +104,14 @@ export abstract class BaseEventLoop implements LoopCore {
       throw new TypeError(`options.selector must be a Selector, got ${describe(options.selector)}`);
     }
     const io = chooseIo(options?.io, options?.selector);
+    // First: if the kernel refuses a ring, nothing else is made yet.
+    const ring = io === 'io_uring' ? openLoopRing() : null;
     const selector = options?.selector ?? new Selector();
     this.#selector = selector as Selector<FdState>;
     this.#hooks = selectorHooks(selector);
     this.#io = new IoWatcher(claimSelector(this.#selector));
-    if (io === 'io_uring') {
-      try {
-        this.#uring = new Uring(this.#selector, this.#io);
-      } catch (error) {
-        this.#io.close();
-        if (options?.selector === undefined) selector.close();
-        throw error;
-      }
+    if (ring !== null) {
+      this.#uring = new Uring(ring, this.#selector, this.#io);
       this.#hooks = this.#uring.hooks(this.#hooks);
     }
     this.#signals = new SignalHandlers(this.#hooks);
@@ -124,10 +119,7 @@ export abstract class BaseEventLoop implements LoopCore {
   }
 
   /** How socket operations are done: 'selector' (readiness) or 'io_uring' (completions). */
-  get io(): IoMode {
-    return this.#uring === null ? 'selector' : 'io_uring';
-  }
-
+  get io(): IoMode { return this.#uring === null ? 'selector' : 'io_uring'; }
   /** @internal The ring in io_uring mode, else null. */ get _uring(): Uring | null { return this.#uring; }
 
   /** @internal */ get _selector(): Selector<FdState> { return this.#selector; }

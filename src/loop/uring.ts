@@ -74,6 +74,11 @@ export class RingFd {
   constructor(readonly sock: Socket, readonly fd: number) {}
 }
 
+/** A ring for a loop (the mode was checked by chooseIo); throws if the kernel refuses. */
+export function openLoopRing(): NativeRing {
+  return openRing(SQ_RECORDS);
+}
+
 /** The ring of one loop and the operations in flight on it. */
 export class Uring implements CloseWatcher {
   readonly #ring: NativeRing;
@@ -100,10 +105,10 @@ export class Uring implements CloseWatcher {
   /** Tasks waiting on a request in flight (for the loop's "would wait forever" check). */
   waiting = 0;
 
-  constructor(selector: Selector<FdState>, io: IoWatcher) {
+  constructor(ring: NativeRing, selector: Selector<FdState>, io: IoWatcher) {
+    this.#ring = ring;
     this.#selector = selector;
     this.#io = io;
-    this.#ring = openRing(SQ_RECORDS);
   }
 
   /** The state of `sock`'s fd, made on first use. */
