@@ -178,10 +178,15 @@ export class Uring implements CloseWatcher {
 
   // One io_uring_enter; true if the selector's fd polled ready.
   #enter(timeoutMs: number): boolean {
-    const n = this.#ring.enter(this.#queued, this.#sq, this.#bufs, timeoutMs, this.#cq);
-    this.#queued = 0;
-    // The requests hold their own buffers; this list only carried them in.
-    this.#bufs.length = 0;
+    let n: number;
+    try {
+      n = this.#ring.enter(this.#queued, this.#sq, this.#bufs, timeoutMs, this.#cq);
+    } finally {
+      // Taken by the kernel (or, on a bad record, never to be sent twice).
+      // The requests hold their own buffers; this list only carried them in.
+      this.#queued = 0;
+      this.#bufs.length = 0;
+    }
     if (n < 0) throw errorFromErrno(-n, 'io_uring_enter');
     const cq = this.#cq;
     const requests = this.#requests;
