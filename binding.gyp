@@ -2,7 +2,12 @@
   "variables": {
     # Opt-in: build the kqueue backend on Linux against libkqueue (see README).
     "with_libkqueue%": "<!(node -p \"process.env.NATIVE_SELECTORS_LIBKQUEUE || ''\")",
-    "libkqueue_dir%": "<!(node -p \"process.env.LIBKQUEUE_DIR || ''\")"
+    "libkqueue_dir%": "<!(node -p \"process.env.LIBKQUEUE_DIR || ''\")",
+    # io_uring for the loop where liburing-dev is installed: the path of
+    # liburing.a, linked statically, or '' (then ioUringAvailable() says why).
+    # NATIVE_SELECTORS_LIBURING=0 builds without it; so does a cross build
+    # (the host's liburing.a is for the host's architecture).
+    "liburing_a%": "<!(node -e \"const fs=require('fs');if(process.platform==='linux'&&process.env.NATIVE_SELECTORS_LIBURING!=='0'&&fs.existsSync('/usr/include/liburing.h')){const a=['/usr/lib/'+require('os').machine()+'-linux-gnu','/usr/lib64','/usr/lib','/usr/local/lib'].map(d=>d+'/liburing.a').find(f=>fs.existsSync(f));if(a)process.stdout.write(a)}\")"
   },
   "targets": [
     {
@@ -18,7 +23,8 @@
         "native/kqueue.cc",
         "native/kqueue_logic.cc",
         "native/kqueue_testing.cc",
-        "native/poll.cc"
+        "native/poll.cc",
+        "native/uring.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -30,6 +36,12 @@
         "GCC_ENABLE_CPP_EXCEPTIONS": "NO"
       },
       "conditions": [
+        ["OS=='linux' and liburing_a!='' and target_arch==host_arch", {
+          "defines": ["NS_HAVE_LIBURING"],
+          "libraries": ["<(liburing_a)"],
+          # Its symbols stay private to the addon.
+          "ldflags": ["-Wl,--exclude-libs,liburing.a"]
+        }],
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
           "defines": ["NS_HAVE_KQUEUE"]
         }],

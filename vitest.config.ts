@@ -9,7 +9,7 @@ export default defineConfig({
     // gc() lets tests prove what happens to objects dropped without close(),
     // and lets the leak guard collect finished worker threads.
     execArgv: ['--expose-gc'],
-    setupFiles: ['test/support/fd-leak-guard.ts'],
+    setupFiles: ['test/support/fd-leak-guard.ts', 'test/support/loop-io.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // The machine has two cores and tests measure time: keep files from

@@ -82,6 +82,8 @@ const SERVERS: ServerSpec[] = [
   // The streams (StreamReader/StreamWriter) over the same loop, blocking.
   { name: 'ns-streams', startTimeoutMs: 30_000,
     cmd: (h, p) => tsx('bench/servers/streams-echo.ts', h, `${p}`) },
+  { name: 'ns-loop-uring', startTimeoutMs: 30_000, optional: process.platform !== 'linux',
+    cmd: (h, p) => tsx('bench/servers/loop-echo.ts', h, `${p}`, 'blocking', '--io', 'io_uring') },
 ];
 
 // Ratios are computed against these two, when they are part of the run.

@@ -4,7 +4,7 @@
 // task of its own that reads and echoes. While a task waits for its socket,
 // the loop runs the others: any number of clients, one thread, no busy loop.
 //
-//   node --import tsx examples/loop-echo.ts [HOST] [PORT] [--quiet]
+//   node --import tsx examples/loop-echo.ts [HOST] [PORT] [--quiet] [--io io_uring]
 //   nc 127.0.0.1 8000            (or telnet), in as many terminals as you like
 //
 // Python's `await loop.sock_recv(...)` is `yield* loop.sockRecv(...)` here: a
@@ -16,7 +16,7 @@
 // on Ctrl-C: run() then cancels the echo tasks and closes the loop.
 import {
   type Address, CancelledError, ConnectionAbortedError, type Coro, currentTask, type EventLoop,
-  getRunningLoop, OSError, run, sleep, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket,
+  getRunningLoop, type IoMode, OSError, run, sleep, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, Socket,
 } from '../src/index.js';
 import { announce, bindOrExit, exampleOptions, onSignal, showAddress } from './support/cli.js';
 
@@ -26,7 +26,9 @@ const RECV_SIZE = 64 * 1024;
 const ACCEPT_RETRY_MS = 1000; // asyncio's ACCEPT_RETRY_DELAY
 const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
-const { host, port, family, quiet } = exampleOptions();
+// --io io_uring (Linux): the loop's socket operations as io_uring requests.
+const { host, port, family, quiet, values } = exampleOptions({ values: ['io'] });
+const io = (values.io ?? 'selector') as IoMode;
 const log = quiet ? (_line: string): void => {} : (line: string): void => console.log(line);
 
 // The chapter's `echo`: read, send it back, until the client closes.
@@ -98,7 +100,7 @@ function* main(): Coro<void> {
 }
 
 try {
-  run(main); // asyncio.run(main())
+  run(main, { io }); // asyncio.run(main())
 } catch (error) {
   if (!(error instanceof CancelledError)) throw error;
   log('Server stopped');

@@ -153,6 +153,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ns::InitErrors(env, exports);
   ns::InitSelector(env, exports);
   ns::InitSocket(env, exports);
+  ns::InitUring(env, exports);
   ns::InitWaker(env, exports);
   ns::InitSignals(env, exports);
   ns::InitKqueueTesting(env, exports);

@@ -76,6 +76,7 @@ inline Napi::Value Errno(Napi::Env env, int err) { return Napi::Number::New(env,
 void InitErrors(Napi::Env env, Napi::Object exports);
 void InitSelector(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
+void InitUring(Napi::Env env, Napi::Object exports);
 void InitWaker(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
 void InitKqueueTesting(Napi::Env env, Napi::Object exports);  // test-only export

@@ -18,6 +18,7 @@ export * from './constants.js';
 // The coroutine event loop (asyncio's shape; src/loop/).
 export { EventLoop, getRunningLoop, allTasks, type ExceptionHandler } from './loop/event-loop.js';
 export { run } from './loop/runners.js';
+export { ioUringAvailable, type IoMode } from './loop/uring.js';
 export { type EventLoopOptions, type ExceptionContext } from './loop/core.js';
 export { Task, currentTask, type Awaitable } from './loop/task.js';
 export { CancelledError, InvalidStateError, type Coro } from './loop/futures.js';

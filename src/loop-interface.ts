@@ -8,9 +8,10 @@
 // block" would cost more than the system call. The loop turns any other
 // errno into a typed error itself (errorFromErrno).
 import { MSG_DONTWAIT } from './constants.js';
-import { native, type NativeAddress, type NativeSelector, type Sockaddr } from './native.js';
+import { native, type NativeAddress, type NativeRing, type NativeSelector, type Sockaddr } from './native.js';
 import { nativeSelectorOf, type Selector } from './selector.js';
 
+export type { NativeRing } from './native.js';
 /**
  * claimSelector makes a loop the selector's one owner (it must have nothing
  * registered) and returns the registry only the loop may use from then on.
@@ -62,6 +63,11 @@ export function tryPread(fileFd: number, buf: Uint8Array, offset: number, length
   return sys.pread(fileFd, buf, offset, length, position);
 }
 
+/** Closes an fd the loop owns (a connection a cancelled accept got anyway). */
+export function closeFd(fd: number): void {
+  sys.close(fd);
+}
+
 /** True if `fd` is in blocking mode (accept and connect have no per-call "don't wait" flag). */
 export function isBlockingFd(fd: number): boolean {
   return sys.getBlocking(fd) === 1;
@@ -97,4 +103,16 @@ export interface SelectorHooks {
 export function selectorHooks(selector: Selector<unknown>): SelectorHooks {
   const hooks: NativeSelector = nativeSelectorOf(selector);
   return hooks;
+}
+
+/** Why an io_uring cannot be used on this thread ('' when it can): asks the kernel. */
+export function probeIoUring(): string {
+  return native.uring.probe();
+}
+
+/** A new ring of `entries` submission slots (throws if the kernel refuses). */
+export function openRing(entries: number): NativeRing {
+  const Ring = native.uring.NativeRing;
+  if (Ring === undefined) throw new Error('this build of the addon has no io_uring support');
+  return new Ring(entries);
 }

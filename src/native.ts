@@ -21,6 +21,14 @@ export interface NativeSelector {
   close(): void;
 }
 
+/** One io_uring (src/loop/uring.ts): submissions in, completions out, one call per loop iteration. */
+export interface NativeRing {
+  enter(count: number, sq: Int32Array, bufs: Array<Uint8Array | null>, timeoutMs: number, cq: Int32Array): number;
+  startWatch(callback: () => void): number;
+  stopWatch(): void;
+  close(): void;
+}
+
 /** A socket address as the kernel speaks it, made by getaddrinfo/unixAddress. */
 export type Sockaddr = Buffer;
 export type NativeAddress = string | [string, number] | null;
@@ -97,6 +105,8 @@ export interface NativeAddon {
   waker: NativeWakerCalls;
   NativeSignalPipe: new () => NativeSignalPipe;
   constants: Record<string, number>;
+  /** io_uring: probe() is '' where a ring can be used, else why not; NativeRing only when built with liburing. */
+  uring: { probe(): string; NativeRing?: new (entries: number) => NativeRing };
   /** The resolver's EAI_NONAME on this platform. */
   eaiNoname: number;
   /** Runs pending promise reactions now (for a loop that blocks the thread). */

@@ -7,21 +7,25 @@
 // fills BULK bytes it gets its own buffer and recvInto, because copying big
 // reads into fresh memory is slow (page faults). What the benchmark
 // measures, in either mode:
-//   npx tsx bench/servers/loop-echo.ts HOST PORT [blocking|async]
+//   npx tsx bench/servers/loop-echo.ts HOST PORT [blocking|async] [--io io_uring]
 //
 // blocking: run() holds the thread in select (the fast mode).
 // async:    loop.runAsync() inside Node's own event loop.
+// --io io_uring: socket operations as io_uring requests (default: selector).
 import {
   EventLoop, IPPROTO_TCP, Socket, TCP_NODELAY, createServer, type Coro,
 } from '../../src/index.js';
 
-const [host = '127.0.0.1', portText = '8000', mode = 'blocking'] = process.argv.slice(2);
-if (mode !== 'blocking' && mode !== 'async') {
-  console.error('mode must be blocking or async');
+const args = process.argv.slice(2);
+const ioAt = args.indexOf('--io');
+const io = ioAt >= 0 ? args.splice(ioAt, 2)[1] : 'selector';
+const [host = '127.0.0.1', portText = '8000', mode = 'blocking'] = args;
+if ((mode !== 'blocking' && mode !== 'async') || (io !== 'selector' && io !== 'io_uring')) {
+  console.error('usage: loop-echo.ts HOST PORT [blocking|async] [--io selector|io_uring]');
   process.exit(2);
 }
 
-const loop = new EventLoop();
+const loop = new EventLoop({ io });
 const READ_SIZE = 64 * 1024;
 const BULK = 16 * 1024;
 

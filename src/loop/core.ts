@@ -22,6 +22,7 @@ import { ASYNC, BLOCKING, IDLE, type IdleDriver, runningLoop } from './running.j
 import { SignalHandlers, type SignalWatches } from './signals.js';
 import { type Awaitable, isCoro, type LoopCore, SleepHandle, Task } from './task.js';
 import { Handle, type Runnable, TimerHandle, TimerHeap } from './timers.js';
+import { chooseIo, type IoMode, openLoopRing, Uring } from './uring.js';
 
 /** What the exception handler is told. */
 export interface ExceptionContext {
@@ -45,6 +46,8 @@ export interface EventLoopOptions {
    * it directly throws) and closes it.
    */
   selector?: Selector;
+  /** 'io_uring': socket operations as io_uring requests (Linux; see ioUringAvailable()). Default 'selector'. */
+  io?: IoMode;
 }
 
 // A loop dropped without close(): its selector's fds (epoll/kqueue fd and
@@ -75,9 +78,10 @@ function microtasksDrainable(): boolean {
 export abstract class BaseEventLoop implements LoopCore {
   // Private, with internal getters below: util.inspect(loop) shows no state.
   readonly #selector: Selector<FdState>;
-  readonly #hooks: SelectorHooks;
+  #hooks: SelectorHooks;
   readonly #io: IoWatcher;
   readonly #signals: SignalHandlers;
+  readonly #uring: Uring | null = null;
   readonly #timers = new TimerHeap();
   // Items queued while an iteration runs go to the other array: they run in
   // the next iteration, after select, as in asyncio.
@@ -98,16 +102,27 @@ export abstract class BaseEventLoop implements LoopCore {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new TypeError(`options must be an object, got ${describe(options)}`);
     }
-    const selector = options?.selector ?? new Selector();
-    if (!(selector instanceof Selector)) {
-      throw new TypeError(`options.selector must be a Selector, got ${describe(selector)}`);
+    if (options?.selector !== undefined && !(options.selector instanceof Selector)) {
+      throw new TypeError(`options.selector must be a Selector, got ${describe(options.selector)}`);
     }
+    const io = chooseIo(options?.io, options?.selector);
+    // First: if the kernel refuses a ring, nothing else is made yet.
+    const ring = io === 'io_uring' ? openLoopRing() : null;
+    const selector = options?.selector ?? new Selector();
     this.#selector = selector as Selector<FdState>;
     this.#hooks = selectorHooks(selector);
     this.#io = new IoWatcher(claimSelector(this.#selector), this.#enqueueItem);
+    if (ring !== null) {
+      this.#uring = new Uring(ring, this.#selector, this.#io);
+      this.#hooks = this.#uring.hooks(this.#hooks);
+    }
     this.#signals = new SignalHandlers(this.#hooks);
     unclosedLoops.register(this, { hooks: this.#hooks, watches: this.#signals.watches }, this);
   }
+
+  /** How socket operations are done: 'selector' (readiness) or 'io_uring' (completions). */
+  get io(): IoMode { return this.#uring === null ? 'selector' : 'io_uring'; }
+  /** @internal The ring in io_uring mode, else null. */ get _uring(): Uring | null { return this.#uring; }
 
   /** @internal */ get _selector(): Selector<FdState> { return this.#selector; }
   /** @internal The selector's hooks for runAsync's wake-ups. */ get _hooks(): SelectorHooks { return this.#hooks; }
@@ -145,6 +160,7 @@ export abstract class BaseEventLoop implements LoopCore {
     unclosedLoops.unregister(this);
     this.#signals.removeAll();
     this.#io.close();
+    this.#uring?.close();
     this.#ready.length = 0;
     this.#timers.clear();
     for (const report of [...this.#unretrieved]) this._reportUnretrieved(report);
@@ -312,9 +328,9 @@ export abstract class BaseEventLoop implements LoopCore {
     this.#idleDriver = driver;
   }
 
-  /** @internal True when something is queued to run. */
+  /** @internal True when something is queued to run (or, in io_uring mode, to submit). */
   _hasReadyWork(): boolean {
-    return this.#ready.length > 0;
+    return this.#ready.length > 0 || (this.#uring !== null && this.#uring.queued > 0);
   }
 
   /** @internal The earliest timer's deadline, or Infinity. */
@@ -368,8 +384,12 @@ export abstract class BaseEventLoop implements LoopCore {
       }
     }
 
-    const events = this.#selector.select(timeout);
-    if (events.length > 0) io.dispatch(events);
+    if (this.#uring !== null) {
+      this.#uring.wait(timeout);
+    } else {
+      const events = this.#selector.select(timeout);
+      if (events.length > 0) io.dispatch(events);
+    }
     if (this.#signals.size > 0) this.#signals.deliver(this.#enqueueItem);
 
     if (timers.size > 0) {
@@ -392,7 +412,7 @@ export abstract class BaseEventLoop implements LoopCore {
   // A blocking select with no timeout, no fd waiter and no signal handler
   // could never return: fail clearly instead of hanging the thread.
   #checkSomethingCanWake(): void {
-    if (this.#io.waiting > 0 || this.#io.callbacks > 0 || this.#signals.size > 0) return;
+    if (this.#io.waiting > 0 || this.#io.callbacks > 0 || this.#signals.size > 0 || (this.#uring?.waiting ?? 0) > 0) return;
     if (this.#promiseWaiters > 0) {
       throw new Error(`the event loop would wait forever: ${this.#promiseWaiters} task(s) wait on Promises, ` +
         'and nothing else can wake the loop. A Promise that waits on Node\'s own timers, fs or net cannot ' +

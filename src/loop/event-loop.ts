@@ -16,6 +16,7 @@ import { signalNumber } from './signals.js';
 import { SendfileOp } from './sendfile.js';
 import { RecvfromOp, SendtoOp } from './sock-dgram.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
+import { RingAcceptOp, RingConnectOp, RingRecvOp, RingSendallOp } from './uring-ops.js';
 import type { Coro } from './futures.js';
 import { type Awaitable, describeError, type Task } from './task.js';
 import { Handle } from './timers.js';
@@ -201,16 +202,22 @@ export class EventLoop extends BaseEventLoop {
 
   /** Accepts a connection: a new non-blocking Socket and the peer's address. */
   sockAccept<F extends number>(sock: Socket<F>): Coro<[Socket<F>, Address]> {
+    const ring = this._uring;
+    if (ring !== null) return new RingAcceptOp(this, ring, this._io, sock) as Coro<[Socket<F>, Address]>;
     return sockAccept(this, this._io, sock);
   }
 
   /** Receives up to `n` bytes; an empty Buffer means the peer closed (EOF). */
   sockRecv(sock: Socket, n: number): Coro<Buffer> {
+    const ring = this._uring;
+    if (ring !== null) return new RingRecvOp<Buffer>(this, ring, this._io, sock, n, true);
     return new RecvOp<Buffer>(this, this._io, sock, n, true);
   }
 
   /** Receives into `buf`; returns the byte count (0 at EOF). Allocates nothing. */
   sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
+    const ring = this._uring;
+    if (ring !== null) return new RingRecvOp<number>(this, ring, this._io, sock, buf, false);
     return new RecvOp<number>(this, this._io, sock, buf, false);
   }
 
@@ -219,6 +226,8 @@ export class EventLoop extends BaseEventLoop {
    * full (and watching for writability only then).
    */
   sockSendall(sock: Socket, data: Uint8Array): Coro<void> {
+    const ring = this._uring;
+    if (ring !== null) return new RingSendallOp(this, ring, this._io, sock, data);
     return new SendallOp(this, this._io, sock, data);
   }
 
@@ -228,6 +237,8 @@ export class EventLoop extends BaseEventLoop {
    * are resolved with getaddrinfo, which blocks; pass IP addresses to avoid it.
    */
   sockConnect(sock: Socket, address: Address): Coro<void> {
+    const ring = this._uring;
+    if (ring !== null) return new RingConnectOp(this, ring, this._io, sock, address);
     return sockConnect(this, this._io, sock, address);
   }
 

@@ -39,12 +39,12 @@ export function socketFd(sock: unknown, syscall: string): number {
 }
 
 /** The error a parked task gets when another task closed its socket. */
-function closedWhileWaiting(syscall: string): OSError {
+export function closedWhileWaiting(syscall: string): OSError {
   return new OSError(EBADF, 'the socket was closed while a task waited on it', syscall);
 }
 
 /** The task that called `what` (a socket operation), which must be one of `loop`'s. */
-function callerTask(loop: LoopCore, what: string): Task<unknown> {
+export function callerTask(loop: LoopCore, what: string): Task<unknown> {
   const task = currentTask();
   if (task === null || task._loop !== loop) {
     throw new Error(`${what}() must run inside a task of this loop (yield* it from a coroutine the loop runs)`);

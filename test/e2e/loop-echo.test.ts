@@ -1,6 +1,7 @@
 // examples/loop-echo.ts, run as a process and talked to by Python's socket.
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { ioUringAvailable } from '../../src/index.js';
 import { Driver, runPython, stopAllPython } from './python-client.js';
 import { startExample, stopAllExamples } from './run-example.js';
 
@@ -26,6 +27,18 @@ describe('examples/loop-echo.ts', () => {
     expect((await clients.recv('c', { until: '\r\n' })).data.toString()).toBe('hello\r\n');
     await clients.close('c');
     await example.waitForLine(new RegExp(`^Connection from ${named(address)} closed$`));
+    await clients.quit();
+  });
+
+  it.runIf(ioUringAvailable())('echoes with --io io_uring, and sends everything back on a half-close', async () => {
+    const example = await startExample('loop-echo', { args: ['--io', 'io_uring'] });
+    const clients = new Driver();
+    await clients.connect('c', example);
+    await clients.send('c', 'hello\r\n');
+    expect((await clients.recv('c', { until: '\r\n' })).data.toString()).toBe('hello\r\n');
+    await clients.send('c', 'last words');
+    await clients.shutdownWrite('c');
+    expect(await clients.recv('c')).toEqual({ data: Buffer.from('last words'), eof: true, timedOut: false });
     await clients.quit();
   });
 

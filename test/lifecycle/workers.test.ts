@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { availableBackends, Selector } from '../../src/index.js';
+import { availableBackends, ioUringAvailable, Selector } from '../../src/index.js';
 
 interface Outcome {
   exitCode: number;
@@ -77,25 +77,26 @@ const asyncBackends = availableBackends.filter((backend) => {
 });
 
 const cases = [
-  ...availableBackends.map((backend) => ({ mode: 'blocking', backend })),
-  ...asyncBackends.map((backend) => ({ mode: 'async', backend })),
+  ...availableBackends.map((backend) => ({ mode: 'blocking', backend, io: 'selector' })),
+  ...asyncBackends.map((backend) => ({ mode: 'async', backend, io: 'selector' })),
+  ...(ioUringAvailable() ? ['blocking', 'async'].map((mode) => ({ mode, backend: 'epoll', io: 'io_uring' })) : []),
 ];
 
-describe.each(cases)('a worker running its loop with $mode ($backend)', ({ mode, backend }) => {
+describe.each(cases)('a worker running its loop with $mode ($backend, io $io)', ({ mode, backend, io }) => {
   it('ends without crashing and closes every fd it made when a task calls process.exit()', async () => {
-    const [outcome] = await expectClean({ mode, backend, end: 'exit' });
+    const [outcome] = await expectClean({ mode, backend, io, end: 'exit' });
     expect(outcome!.exitCode).toBe(0);
   });
 
   it('ends within about a second of terminate() while blocked, and closes every fd it made', async () => {
-    const [outcome] = await expectClean({ mode, backend, end: 'terminate' });
+    const [outcome] = await expectClean({ mode, backend, io, end: 'terminate' });
     expect(outcome!.exitCode).toBe(1);
-    if (outcome!.blockedIn !== null) expect(outcome!.blockedIn).toMatch(/poll|select|kevent/);
+    if (outcome!.blockedIn !== null) expect(outcome!.blockedIn).toMatch(/poll|select|kevent|io_cqring_wait/);
     expect(outcome!.terminateMs).toBeLessThan(1500);
   });
 
   it('closes every fd it made when its code returns with sockets, selectors and signal handlers open', async () => {
-    const [outcome] = await expectClean({ mode, backend, end: 'return' });
+    const [outcome] = await expectClean({ mode, backend, io, end: 'return' });
     expect(outcome!.exitCode).toBe(0);
   });
 });

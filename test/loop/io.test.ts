@@ -10,10 +10,13 @@ import {
 } from '../../src/index.js';
 import { listener, tcpPair } from './support.js';
 
-/** A loop over a selector the test can inspect; both closed after `body`. */
+/**
+ * A loop over a selector the test can inspect; both closed after `body`.
+ * Readiness mode: these tests watch the selector's registrations.
+ */
 function withInspectableLoop<T>(body: (loop: EventLoop, selector: Selector) => T): T {
   const selector = new Selector();
-  const loop = new EventLoop({ selector });
+  const loop = new EventLoop({ selector, io: 'selector' });
   try {
     return body(loop, selector);
   } finally {

@@ -138,7 +138,8 @@ describe('one owner per selector', () => {
 
   it('refuses registering, modifying or unregistering directly on a selector a loop owns, naming addReader', () => {
     const selector = new Selector();
-    const loop = new EventLoop({ selector });
+    // Readiness mode: the test watches the loop's own registrations.
+    const loop = new EventLoop({ selector, io: 'selector' });
     const [a, b] = socketpair();
     try {
       expect(() => selector.register(a, EVENT_READ)).toThrow(/owned by an EventLoop.*addReader/);

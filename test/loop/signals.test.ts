@@ -16,11 +16,11 @@ describe('signal handlers', () => {
   it('runs the handler while the loop sits in a long select, when another process sends the signal', async () => {
     const pid = process.pid;
     // The child waits for our "go", then until our main thread is asleep in
-    // epoll_wait (or, without /proc, asleep at all), and only then signals.
+    // epoll_wait or io_uring_enter (or, without /proc, asleep at all), and only then signals.
     const script = `read go
 i=0
 while :; do
-  if [ -r /proc/${pid}/wchan ]; then read -r w < /proc/${pid}/wchan; [ "$w" = do_epoll_wait ] && break
+  if [ -r /proc/${pid}/wchan ]; then read -r w < /proc/${pid}/wchan; { [ "$w" = do_epoll_wait ] || [ "$w" = io_cqring_wait ]; } && break
   else [ "$(ps -o state= -p ${pid} | cut -c1)" = S ] && break; fi
   i=$((i+1)); [ $i -gt 200000 ] && exit 3
 done

@@ -1,0 +1,494 @@
+// The io_uring mechanics of the loop's completion mode: one ring per loop,
+// filled from a submission list that JavaScript writes into an Int32Array,
+// and drained into another, so that a whole loop iteration (every queued
+// send, receive, accept, connect and cancel, plus the wait for the next
+// completion or timer) costs one call into the addon and one io_uring_enter.
+// What to submit and when is decided in src/loop/uring.ts.
+//
+// Built only where liburing's header was found (binding.gyp and
+// CMakeLists.txt define NS_HAVE_LIBURING and link liburing.a statically, so
+// the addon needs nothing at run time); elsewhere the probe says why not.
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cmath>
+#include <string>
+
+#include "addon.h"
+
+#if defined(NS_HAVE_LIBURING)
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include <liburing.h>
+#endif
+
+namespace ns {
+namespace {
+
+#if defined(NS_HAVE_LIBURING)
+
+// One submission record, as src/loop/uring.ts writes it (Int32 fields).
+enum Field { kOp, kFd, kUser, kOffset, kLength, kFlags, kFields };
+// The record's operations. The byte range of RECV/SEND and the sockaddr of
+// CONNECT come from the JS array passed alongside, at the record's index.
+enum Op { kRecv = 1, kSend = 2, kAccept = 3, kConnect = 4, kCancel = 5, kPollIn = 6 };
+// user_data values below 1 are the loop's own requests (the selector poll,
+// cancels); only requests with user_data >= 1 count as in flight.
+
+// As selector.cc: a blocking wait sleeps at most this long at a time, then
+// checks whether Node is stopping the thread (worker.terminate()).
+constexpr int64_t kStopCheckNs = 250 * 1000000LL;
+
+// The libuv handle behind startWatch, with what its close callback needs.
+struct Watch {
+  uv_poll_t poll;
+  Instance* instance;
+};
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Linux >= 6.2: DEFER_TASKRUN rings also signal a registered eventfd (6.1
+// did not), which runAsync's wake-ups rely on.
+bool KernelAtLeast(int major, int minor) {
+  utsname u;
+  if (uname(&u) != 0) return false;
+  int ma = 0, mi = 0;
+  if (sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+// Sets up `ring` with the cheapest flags this kernel takes: each flag is
+// dropped in turn when refused (EINVAL on kernels that predate it).
+int SetupRing(io_uring* ring, unsigned entries) {
+  const unsigned defer = KernelAtLeast(6, 2) ? IORING_SETUP_DEFER_TASKRUN : 0;
+  const unsigned tries[] = {
+      // Completions run only when this thread enters the ring, never as
+      // interrupts of JavaScript; one thread submits (each loop is its thread's).
+      IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | defer,
+      IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER,
+      IORING_SETUP_SUBMIT_ALL,
+      0,
+  };
+  int err = EINVAL;
+  for (unsigned flags : tries) {
+    io_uring_params p{};
+    p.flags = flags;
+    int rc = io_uring_queue_init_params(entries, ring, &p);
+    if (rc == 0) return 0;
+    err = -rc;
+    if (err != EINVAL) break;
+  }
+  return err;
+}
+
+// Why io_uring cannot be used here, or "" when it can. Tries the real thing:
+// a ring, the opcodes the loop submits, and the timeout argument of enter.
+std::string ProbeReason() {
+  int fd = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char c = '0';
+    ssize_t n = read(fd, &c, 1);
+    close(fd);
+    if (n == 1 && c == '2') return "io_uring is disabled on this system (sysctl kernel.io_uring_disabled=2)";
+  }
+  io_uring ring;
+  int err = SetupRing(&ring, 8);
+  if (err == ENOSYS) return "this kernel has no io_uring (older than 5.1, or built without it)";
+  if (err == EPERM) {
+    return "io_uring is not permitted here (seccomp filter of a container, or sysctl "
+           "kernel.io_uring_disabled=1 for this user)";
+  }
+  if (err != 0) return std::string("io_uring_setup failed: ") + strerror(err);
+  std::string reason;
+  if (!(ring.features & IORING_FEAT_EXT_ARG)) reason = "the kernel is too old for io_uring here (needs Linux 5.11 or later)";
+  io_uring_probe* probe = reason.empty() ? io_uring_get_probe_ring(&ring) : nullptr;
+  if (reason.empty() && probe == nullptr) reason = "the kernel is too old for io_uring here (no opcode probe: needs Linux 5.11 or later)";
+  if (probe != nullptr) {
+    const struct { int op; const char* name; } needed[] = {
+        {IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"}, {IORING_OP_ACCEPT, "ACCEPT"},
+        {IORING_OP_CONNECT, "CONNECT"}, {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    };
+    for (const auto& n : needed) {
+      if (!io_uring_opcode_supported(probe, n.op)) {
+        reason = std::string("the kernel is too old for io_uring here (no IORING_OP_") + n.name + ")";
+        break;
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  io_uring_queue_exit(&ring);
+  return reason;
+}
+
+class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeRing",
+                       {
+                           InstanceMethod<&NativeRing::Enter>("enter"),
+                           InstanceMethod<&NativeRing::StartWatch>("startWatch"),
+                           InstanceMethod<&NativeRing::StopWatch>("stopWatch"),
+                           InstanceMethod<&NativeRing::Close>("close"),
+                       });
+  }
+
+  // new NativeRing(entries)
+  explicit NativeRing(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<NativeRing>(info), instance_(Instance::Of(info.Env())) {
+    Napi::Env env = info.Env();
+    instance_->Add(this);
+    int entries;
+    if (!ArgInt(info, 0, &entries)) return;
+    if (entries < 1 || entries > 32768) {
+      Napi::RangeError::New(env, "entries must be 1..32768").ThrowAsJavaScriptException();
+      return;
+    }
+    int err = SetupRing(&ring_, static_cast<unsigned>(entries));
+    if (err != 0) {
+      Napi::Error e = Napi::Error::New(env, std::string("io_uring_setup: ") + strerror(err));
+      e.Set("errno", Napi::Number::New(env, err));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
+    open_ = true;
+    defer_ = (ring_.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+  }
+
+  ~NativeRing() override {
+    Release();
+    instance_->Remove(this);
+  }
+
+  // A worker's teardown (returned, process.exit(), terminate()) closes the ring.
+  void ReleaseAtTeardown() override { Release(); }
+
+ private:
+  bool Open(Napi::Env env) {
+    if (open_) return true;
+    Napi::Error::New(env, "io_uring is closed").ThrowAsJavaScriptException();
+    return false;
+  }
+
+  io_uring_sqe* NextSqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      // Full: hand what is queued to the kernel, then there is room.
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  // The bytes of bufs[i] (a Uint8Array), or false with a TypeError thrown.
+  static bool BufferAt(Napi::Env env, napi_value bufs, uint32_t i, uint8_t** data, size_t* length) {
+    napi_value v;
+    bool is_typed = false;
+    napi_typedarray_type type;
+    void* base = nullptr;
+    if (napi_get_element(env, bufs, i, &v) != napi_ok || napi_is_typedarray(env, v, &is_typed) != napi_ok ||
+        !is_typed || napi_get_typedarray_info(env, v, &type, length, &base, nullptr, nullptr) != napi_ok ||
+        type != napi_uint8_array) {
+      Napi::TypeError::New(env, "submission " + std::to_string(i) + " needs a Uint8Array")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    *data = static_cast<uint8_t*>(base);
+    return true;
+  }
+
+  // enter(count, sq: Int32Array, bufs: Array, timeoutMs, cq: Int32Array) -> completions | -errno
+  // Queues the `count` records of `sq`, submits them and waits at most
+  // timeoutMs (< 0: no limit, 0: do not wait) for a first completion, then
+  // writes every completion there is as (user_data, res) pairs into `cq`.
+  Napi::Value Enter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int count;
+    double timeout_ms;
+    if (!Open(env) || !ArgInt(info, 0, &count) || !ArgDouble(info, 3, &timeout_ms)) return {};
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        !info[2].IsArray()) {
+      Napi::TypeError::New(env, "enter(count, sq: Int32Array, bufs: Array, timeoutMs, cq: Int32Array)")
+          .ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Int32Array sq = info[1].As<Napi::Int32Array>();
+    Napi::Int32Array cq = info[4].As<Napi::Int32Array>();
+    if (count < 0 || static_cast<size_t>(count) * kFields > sq.ElementLength() || cq.ElementLength() < 2) {
+      Napi::RangeError::New(env, "count is outside the submission array").ThrowAsJavaScriptException();
+      return {};
+    }
+    napi_value bufs = info[2];
+    const int32_t* rec = sq.Data();
+    for (int i = 0; i < count; i++, rec += kFields) {
+      if (!Prepare(env, rec, bufs, static_cast<uint32_t>(i))) return {};
+    }
+
+    int rc;
+    if (timeout_ms == 0 || std::isnan(timeout_ms)) {
+      // No wait, but deferred task work must still run to post completions.
+      rc = defer_ ? io_uring_submit_and_get_events(&ring_) : io_uring_submit(&ring_);
+    } else {
+      rc = WaitFor(env, timeout_ms);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return Errno(env, -rc);
+    return Napi::Number::New(env, Reap(cq));
+  }
+
+  bool Prepare(Napi::Env env, const int32_t* rec, napi_value bufs, uint32_t i) {
+    int fd = rec[kFd];
+    uint64_t user = static_cast<uint64_t>(static_cast<int64_t>(rec[kUser]));
+    io_uring_sqe* sqe = NextSqe();
+    if (sqe == nullptr) {
+      Napi::Error::New(env, "io_uring submission queue is full").ThrowAsJavaScriptException();
+      return false;
+    }
+    // A refused record still holds its slot: make it a no-op nobody waits for.
+    auto refuse = [sqe]() {
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(-1));
+      return false;
+    };
+    uint8_t* data = nullptr;
+    size_t length = 0;
+    switch (rec[kOp]) {
+      case kRecv:
+      case kSend: {
+        if (!BufferAt(env, bufs, i, &data, &length)) return refuse();
+        size_t offset = static_cast<uint32_t>(rec[kOffset]), len = static_cast<uint32_t>(rec[kLength]);
+        if (offset > length || len > length - offset) {
+          Napi::RangeError::New(env, "byte range is outside the buffer").ThrowAsJavaScriptException();
+          return refuse();
+        }
+        if (rec[kOp] == kRecv) {
+          io_uring_prep_recv(sqe, fd, data + offset, len, 0);
+          // The last read was short: the socket is most likely empty, so
+          // wait for data before trying (saves a failed attempt).
+          if (rec[kFlags] != 0) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        } else {
+          io_uring_prep_send(sqe, fd, data + offset, len, MSG_NOSIGNAL);
+        }
+        break;
+      }
+      case kAccept:
+        // Non-blocking at once, as the loop wants it. The peer's address is
+        // read afterwards (getpeername): accepts are
+        // rare next to receives, and it keeps native memory out of flight.
+        io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        break;
+      case kConnect:
+        if (!BufferAt(env, bufs, i, &data, &length)) return refuse();
+        if (length < sizeof(sa_family_t) || length > sizeof(sockaddr_storage)) {
+          Napi::RangeError::New(env, "address has a bad size").ThrowAsJavaScriptException();
+          return refuse();
+        }
+        io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(data), static_cast<socklen_t>(length));
+        break;
+      case kCancel:
+        io_uring_prep_cancel64(sqe, static_cast<uint64_t>(static_cast<int64_t>(rec[kOffset])), 0);
+        break;
+      case kPollIn:
+        io_uring_prep_poll_add(sqe, fd, POLLIN);
+        break;
+      default:
+        Napi::RangeError::New(env, "unknown submission op").ThrowAsJavaScriptException();
+        return refuse();
+    }
+    io_uring_sqe_set_data64(sqe, user);
+    return true;
+  }
+
+  // Submits and waits for a first completion (timeout_ms < 0: no limit),
+  // in slices of kStopCheckNs, retrying EINTR with what is left.
+  int WaitFor(Napi::Env env, double timeout_ms) {
+    io_uring_cqe* cqe = nullptr;
+    int64_t left = -1;
+    if (timeout_ms > 0) {
+      double ns = std::ceil(timeout_ms * 1e6);
+      left = ns > 9.2e18 ? INT64_MAX / 2 : static_cast<int64_t>(ns);
+    }
+    const int64_t deadline = left > 0 ? MonotonicNs() + left : 0;
+    for (;;) {
+      bool sliced = left < 0 || left > kStopCheckNs;
+      int64_t wait = sliced ? kStopCheckNs : left;
+      __kernel_timespec ts{};
+      ts.tv_sec = wait / 1000000000;
+      ts.tv_nsec = wait % 1000000000;
+      int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      if (rc != -EINTR && rc != -ETIME) return rc;
+      // Back to JS with nothing: V8 then ends the thread as asked.
+      if (sliced && Instance::Stopping(env)) return -ETIME;
+      if (left >= 0) {
+        left = deadline - MonotonicNs();
+        if (left <= 0) return -ETIME;
+      }
+    }
+  }
+
+  // Copies every posted completion into cq (as many as fit; the rest wait
+  // for the next call) and marks them seen.
+  int Reap(Napi::Int32Array& cq) {
+    int32_t* out = cq.Data();
+    const unsigned capacity = static_cast<unsigned>(cq.ElementLength() / 2);
+    unsigned head, n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (n == capacity) break;
+      out[2 * n] = static_cast<int32_t>(static_cast<int64_t>(cqe->user_data));
+      out[2 * n + 1] = cqe->res;
+      n++;
+    }
+    io_uring_cq_advance(&ring_, n);
+    return static_cast<int>(n);
+  }
+
+  // startWatch(callback) -> 0 | -errno: libuv calls `callback` on this
+  // thread whenever the ring posts a completion (runAsync), through an
+  // eventfd registered with the ring.
+  Napi::Value StartWatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Open(env)) return {};
+    if (!info[0].IsFunction()) {
+      Napi::TypeError::New(env, "callback must be a function").ThrowAsJavaScriptException();
+      return {};
+    }
+    if (event_fd_ < 0) {
+      int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (fd < 0) return Errno(env, errno);
+      int rc = io_uring_register_eventfd(&ring_, fd);
+      if (rc < 0) {
+        close(fd);
+        return Errno(env, -rc);
+      }
+      event_fd_ = fd;
+    }
+    if (watch_ == nullptr) {
+      uv_loop_t* loop = nullptr;
+      if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Errno(env, ENOTSUP);
+      watch_ = new Watch{{}, instance_};
+      int err = uv_poll_init(loop, &watch_->poll, event_fd_);
+      if (err != 0) {
+        delete watch_;
+        watch_ = nullptr;
+        return Napi::Number::New(env, err);  // libuv errors are already -errno
+      }
+      watch_->poll.data = this;
+    }
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    return Napi::Number::New(env, uv_poll_start(&watch_->poll, UV_READABLE, OnReadable));
+  }
+
+  static void OnReadable(uv_poll_t* handle, int, int) {
+    auto* self = static_cast<NativeRing*>(handle->data);
+    if (self == nullptr) return;
+    // Reset the counter first, or libuv (level-triggered) would call again at once.
+    uint64_t value;
+    while (read(self->event_fd_, &value, sizeof value) < 0 && errno == EINTR) {
+    }
+    if (self->callback_.IsEmpty()) return;
+    napi_env env = self->callback_.Env();
+    Napi::HandleScope scope(env);
+    // As selector.cc: a fresh entry from the event loop (MakeCallback), made
+    // with the C call so that a callback that ends the thread cannot abort.
+    napi_value global, result;
+    napi_get_global(env, &global);
+    napi_status status = napi_make_callback(env, nullptr, global, self->callback_.Value(), 0,
+                                            nullptr, &result);
+    napi_value error;
+    if (status == napi_pending_exception &&
+        napi_get_and_clear_last_exception(env, &error) == napi_ok && !Instance::Stopping(env)) {
+      napi_fatal_exception(env, error);
+    }
+  }
+
+  Napi::Value StopWatch(const Napi::CallbackInfo& info) {
+    StopWatching();
+    return info.Env().Undefined();
+  }
+
+  void StopWatching() {
+    if (watch_ != nullptr) {
+      uv_poll_stop(&watch_->poll);
+      watch_->poll.data = nullptr;
+      // The callback is code in this addon: the Instance keeps the
+      // Environment's teardown waiting until it has run.
+      instance_->HandleClosing();
+      uv_close(reinterpret_cast<uv_handle_t*>(&watch_->poll), [](uv_handle_t* h) {
+        Watch* watch = reinterpret_cast<Watch*>(h);
+        Instance* instance = watch->instance;
+        delete watch;
+        instance->HandleClosed();
+      });
+      watch_ = nullptr;
+    }
+    callback_.Reset();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  // The one close path (close(), the finalizer, a worker's teardown):
+  // requests still in flight are cancelled by the kernel as the ring goes.
+  void Release() {
+    StopWatching();
+    if (open_) {
+      io_uring_queue_exit(&ring_);
+      open_ = false;
+    }
+    if (event_fd_ >= 0) close(event_fd_);
+    event_fd_ = -1;
+  }
+
+  io_uring ring_{};
+  bool open_ = false;
+  bool defer_ = false;
+  int event_fd_ = -1;
+  Instance* instance_;
+  Watch* watch_ = nullptr;
+  Napi::FunctionReference callback_;
+};
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ProbeReason());
+}
+
+#else  // !NS_HAVE_LIBURING
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+#if defined(__linux__)
+  return Napi::String::New(info.Env(), "this build of the addon has no io_uring support (liburing's header "
+                                       "was not found when it was compiled: install liburing-dev and rebuild)");
+#else
+  return Napi::String::New(info.Env(), "io_uring exists only on Linux");
+#endif
+}
+
+#endif
+
+}  // namespace
+
+void InitUring(Napi::Env env, Napi::Object exports) {
+  Napi::Object u = Napi::Object::New(env);
+  // uringProbe() -> '' when a ring can be used here, else why not.
+  u.Set("probe", Napi::Function::New<Probe>(env, "probe"));
+#if defined(NS_HAVE_LIBURING)
+  u.Set("NativeRing", NativeRing::Define(env));
+#endif
+  exports.Set("uring", u);
+}
+
+}  // namespace ns
