@@ -18,6 +18,8 @@
         "native/selector.cc",
         "native/signals.cc",
         "native/socket.cc",
+        "native/address.cc",
+        "native/sendfile.cc",
         "native/waker.cc",
         "native/epoll.cc",
         "native/kqueue.cc",

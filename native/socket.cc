@@ -1,34 +1,26 @@
-// Socket system calls, one thin function each. They take and return plain
-// fds; the Socket class, blocking policy and argument checks for users are
-// in src/socket.ts. Failures come back as -errno (see addon.h), so the hot
-// calls (recv, send, accept) never throw on EAGAIN.
+// Socket system calls, one thin function each; addresses, the resolver and
+// getsockname/getpeername are in address.cc, sendfile and pread in
+// sendfile.cc. They take and return plain fds; the Socket class, blocking
+// policy and argument checks for users are in src/socket.ts. Failures come
+// back as -errno (see addon.h), so the hot calls (recv, send, accept) never
+// throw on EAGAIN.
 //
 // Every fd made here is close-on-exec, and no send can raise SIGPIPE:
 // MSG_NOSIGNAL where it exists, SO_NOSIGPIPE on the socket elsewhere.
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/sendfile.h>
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__DragonFly__)
-#include <sys/uio.h>
-#endif
 
-#include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <string>
 
 #include "addon.h"
+#include "address.h"
+#include "sendfile.h"
 
 namespace ns {
 namespace {
@@ -69,54 +61,6 @@ auto RetryOnEintr(Call call) -> decltype(call()) {
     r = call();
   } while (r < 0 && errno == EINTR);
   return r;
-}
-
-// sockaddr -> JS address: [host, port] for IP, the path for AF_UNIX ('' when
-// unnamed; abstract Linux names keep their leading NUL).
-Napi::Value AddressValue(Napi::Env env, const sockaddr_storage& ss, socklen_t len) {
-  char host[INET6_ADDRSTRLEN + 16];
-  if (ss.ss_family == AF_INET) {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-    Napi::Array a = Napi::Array::New(env, 2);
-    a.Set(0u, host);
-    a.Set(1u, ntohs(sin->sin_port));
-    return a;
-  }
-  if (ss.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &sin6->sin6_addr, host, INET6_ADDRSTRLEN);
-    std::string h(host);
-    if (sin6->sin6_scope_id != 0) h += "%" + std::to_string(sin6->sin6_scope_id);
-    Napi::Array a = Napi::Array::New(env, 2);
-    a.Set(0u, h);
-    a.Set(1u, ntohs(sin6->sin6_port));
-    return a;
-  }
-  if (ss.ss_family == AF_UNIX) {
-    const auto* sun = reinterpret_cast<const sockaddr_un*>(&ss);
-    size_t offset = offsetof(sockaddr_un, sun_path);
-    if (len <= offset) return Napi::String::New(env, "");
-    size_t n = std::min(static_cast<size_t>(len) - offset, sizeof sun->sun_path);
-    if (sun->sun_path[0] != '\0') n = strnlen(sun->sun_path, n);
-    return Napi::String::New(env, sun->sun_path, n);
-  }
-  return env.Null();
-}
-
-// A sockaddr travels between calls as the Buffer made by getaddrinfo() or
-// unixAddress(); reading one back checks its size.
-bool ArgSockaddr(const Napi::CallbackInfo& info, size_t i, const sockaddr** sa, socklen_t* len) {
-  uint8_t* data;
-  size_t length;
-  if (!ArgBytes(info, i, &data, &length)) return false;
-  if (length < sizeof(sa_family_t) || length > sizeof(sockaddr_storage)) {
-    Napi::RangeError::New(info.Env(), "address has a bad size").ThrowAsJavaScriptException();
-    return false;
-  }
-  *sa = reinterpret_cast<const sockaddr*>(data);
-  *len = static_cast<socklen_t>(length);
-  return true;
 }
 
 Napi::Value Socket(const Napi::CallbackInfo& info) {
@@ -214,99 +158,6 @@ Napi::Value GetBlocking(const Napi::CallbackInfo& info) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) return Errno(info.Env(), errno);
   return Napi::Number::New(info.Env(), (flags & O_NONBLOCK) ? 0 : 1);
-}
-
-// The resolver's error names, for GaiError.code.
-const char* GaiName(int rc) {
-  switch (rc) {
-#define NS_EAI(name) \
-  case name:         \
-    return #name;
-#ifdef EAI_ADDRFAMILY
-    NS_EAI(EAI_ADDRFAMILY)
-#endif
-#ifdef EAI_NODATA
-#if !defined(EAI_NONAME) || EAI_NODATA != EAI_NONAME
-    NS_EAI(EAI_NODATA)
-#endif
-#endif
-#ifdef EAI_OVERFLOW
-    NS_EAI(EAI_OVERFLOW)
-#endif
-#ifdef EAI_BADHINTS
-    NS_EAI(EAI_BADHINTS)
-#endif
-#ifdef EAI_PROTOCOL
-    NS_EAI(EAI_PROTOCOL)
-#endif
-    NS_EAI(EAI_AGAIN) NS_EAI(EAI_BADFLAGS) NS_EAI(EAI_FAIL) NS_EAI(EAI_FAMILY)
-    NS_EAI(EAI_MEMORY) NS_EAI(EAI_NONAME) NS_EAI(EAI_SERVICE) NS_EAI(EAI_SOCKTYPE)
-    NS_EAI(EAI_SYSTEM)
-#undef NS_EAI
-    default:
-      return "EAI_UNKNOWN";
-  }
-}
-
-// getaddrinfo(host, port, family, type, passive) -> [[family, sockaddr]...],
-// or on failure { errno, code, message } with the resolver's own number
-// (negative on glibc) and EAI_* name as Python's gaierror has them; for
-// EAI_SYSTEM, -errno (Python raises a plain OSError then). Blocking, like
-// Python's socket module.
-Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int port, family, type;
-  if (!info[0].IsString()) {
-    Napi::TypeError::New(env, "host must be a string").ThrowAsJavaScriptException();
-    return {};
-  }
-  if (!ArgInt(info, 1, &port) || !ArgInt(info, 2, &family) || !ArgInt(info, 3, &type)) return {};
-  std::string host = info[0].As<Napi::String>().Utf8Value();
-  bool passive = info[4].ToBoolean();
-  addrinfo hints{};
-  hints.ai_family = family;
-  hints.ai_socktype = type;
-  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-  std::string service = std::to_string(port);
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
-  if (rc != 0) {
-    if (rc == EAI_SYSTEM && errno != 0) return Errno(env, errno);
-    Napi::Object failure = Napi::Object::New(env);
-    failure.Set("errno", rc);
-    failure.Set("code", GaiName(rc));
-    failure.Set("message", gai_strerror(rc));
-    return failure;
-  }
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t k = 0;
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    Napi::Array entry = Napi::Array::New(env, 2);
-    entry.Set(0u, ai->ai_family);
-    entry.Set(1u, Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(ai->ai_addr), ai->ai_addrlen));
-    out.Set(k++, entry);
-  }
-  freeaddrinfo(res);
-  return out;
-}
-
-// unixAddress(path: Buffer) -> sockaddr_un Buffer | -ENAMETOOLONG. A path
-// that starts with NUL is a Linux abstract name and keeps its exact length.
-Napi::Value UnixAddress(const Napi::CallbackInfo& info) {
-  uint8_t* path;
-  size_t length;
-  if (!ArgBytes(info, 0, &path, &length)) return {};
-  sockaddr_un sun{};
-  size_t max = sizeof sun.sun_path - (length > 0 && path[0] == 0 ? 0 : 1);
-  if (length > max) return Errno(info.Env(), ENAMETOOLONG);
-  sun.sun_family = AF_UNIX;
-  // An empty Buffer's data may be null, and memcpy from null is undefined
-  // even for zero bytes.
-  if (length > 0) memcpy(sun.sun_path, path, length);
-  size_t len = offsetof(sockaddr_un, sun_path) + length;
-  if (length > 0 && path[0] != 0) len += 1;  // the terminating NUL
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<uint8_t*>(&sun), len);
 }
 
 Napi::Value Bind(const Napi::CallbackInfo& info) {
@@ -423,93 +274,10 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
-// A file offset or byte count from JS: a whole number in [0, 2^53).
-bool ArgFileSize(const Napi::CallbackInfo& info, size_t i, const char* name, off_t* out) {
-  double v;
-  if (!ArgDouble(info, i, &v)) return false;
-  if (!(v >= 0 && v <= 9007199254740991.0) || v != std::floor(v)) {
-    Napi::RangeError::New(info.Env(), std::string(name) + " must be a whole number of bytes")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = static_cast<off_t>(v);
-  return true;
-}
-
-// sendfile(sockFd, fileFd, offset, count) -> n | -errno (-ENOSYS where there
-// is none). Always given an explicit offset, so the file's own offset stays
-// where it was on every OS. No MSG_NOSIGNAL exists for it: a closed peer
-// gives EPIPE plus SIGPIPE, which Node ignores process-wide.
-Napi::Value SendFile(const Napi::CallbackInfo& info) {
-  int sock, file;
-  off_t offset, count;
-  if (!ArgInt(info, 0, &sock) || !ArgInt(info, 1, &file) || !ArgFileSize(info, 2, "offset", &offset) ||
-      !ArgFileSize(info, 3, "count", &count))
-    return {};
-  // Linux sends at most 0x7ffff000 bytes a call anyway.
-  const size_t want = static_cast<size_t>(std::min<off_t>(count, 0x7ffff000));
-  if (want == 0) return Napi::Number::New(info.Env(), 0);  // macOS reads 0 as "to the end"
-#if defined(__linux__)
-  off_t at = offset;
-  ssize_t n;
-  do {
-    n = sendfile(sock, file, &at, want);
-  } while (n < 0 && errno == EINTR);
-  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__DragonFly__)
-  // The BSDs report a partial send as -1 with EAGAIN (or EINTR) and the
-  // count sent so far: that is a success.
-  off_t sent;
-  int r;
-  do {
-#if defined(__APPLE__)
-    sent = static_cast<off_t>(want);
-    r = sendfile(file, sock, offset, &sent, nullptr, 0);
-#else
-    sent = 0;
-    r = sendfile(file, sock, offset, want, nullptr, &sent, 0);
-#endif
-  } while (r < 0 && errno == EINTR && sent == 0);
-  if (r < 0 && !(sent > 0 && (errno == EAGAIN || errno == EINTR))) return Errno(info.Env(), errno);
-  return Napi::Number::New(info.Env(), static_cast<double>(sent));
-#else
-  (void)sock;
-  (void)file;
-  (void)offset;
-  return Errno(info.Env(), ENOSYS);
-#endif
-}
-
-// pread(fd, bytes, offset, length, position) -> n | -errno: sockSendfile's
-// read-and-send path, which leaves the file's own offset alone as sendfile does.
-Napi::Value Pread(const Napi::CallbackInfo& info) {
-  int fd;
-  uint8_t* data;
-  size_t length;
-  off_t position;
-  if (!ArgInt(info, 0, &fd) || !ArgSlice(info, 1, &data, &length) || !ArgFileSize(info, 4, "position", &position))
-    return {};
-  ssize_t n;
-  do {
-    n = pread(fd, data, length, position);
-  } while (n < 0 && errno == EINTR);
-  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
-}
-
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   int fd, how;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &how)) return {};
   return Napi::Number::New(info.Env(), shutdown(fd, how) == 0 ? 0 : -errno);
-}
-
-template <int (*Get)(int, sockaddr*, socklen_t*)>
-Napi::Value SocketAddress(const Napi::CallbackInfo& info) {
-  int fd;
-  if (!ArgInt(info, 0, &fd)) return {};
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (Get(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return Errno(info.Env(), errno);
-  return AddressValue(info.Env(), ss, len);
 }
 
 // setsockopt(fd, level, name, bytes) -> 0 | -errno
@@ -613,8 +381,6 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   NS_FN("sockInfo", SockInfo)
   NS_FN("setBlocking", SetBlocking)
   NS_FN("getBlocking", GetBlocking)
-  NS_FN("getaddrinfo", GetAddrInfo)
-  NS_FN("unixAddress", UnixAddress)
   NS_FN("bind", Bind)
   NS_FN("connect", Connect)
   NS_FN("listen", Listen)
@@ -623,19 +389,16 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   NS_FN("recvFrom", RecvFrom)
   NS_FN("send", Send)
   NS_FN("sendTo", SendTo)
-  NS_FN("sendfile", SendFile)
-  NS_FN("pread", Pread)
   NS_FN("shutdown", Shutdown)
-  NS_FN("getsockname", SocketAddress<getsockname>)
-  NS_FN("getpeername", SocketAddress<getpeername>)
   NS_FN("setsockopt", SetSockOpt)
   NS_FN("getsockopt", GetSockOpt)
   NS_FN("waitFd", WaitFd)
 #undef NS_FN
+  // Addresses and sendfile live in their own files, on this same object.
+  InitAddress(env, s, exports);
+  InitSendFile(env, s);
   exports.Set("socket", s);
   exports.Set("constants", Constants(env));
-  // For a GaiError made in JS (a name with no address of the wanted family).
-  exports.Set("eaiNoname", Napi::Number::New(env, EAI_NONAME));
 }
 
 }  // namespace ns
