@@ -26,7 +26,8 @@
         "native/kqueue_logic.cc",
         "native/kqueue_testing.cc",
         "native/poll.cc",
-        "native/uring.cc"
+        "native/uring.cc",
+        "native/uring_probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
