@@ -9,6 +9,7 @@ import { fileobjToFd } from '../selector-keys.js';
 import { type Address, Socket } from '../socket.js';
 import { checkFunction, describe } from '../validate.js';
 import { BaseEventLoop, type ExceptionContext } from './core.js';
+import { fdInUse } from './io.js';
 import { runAsync } from './run-async.js';
 import { runForever, runUntilComplete } from './run-blocking.js';
 import { requireRunningLoop } from './running.js';
@@ -133,6 +134,9 @@ export class EventLoop extends BaseEventLoop {
     const fd = fileobjToFd(fileobj);
     checkFunction(cb, 'cb');
     this._checkOpen();
+    // One owner per direction in io_uring mode too (io.ts checks the selector's).
+    const busy = this._uring?.busyWith(fd, event === EVENT_READ) ?? null;
+    if (busy !== null) throw fdInUse(fd, busy._taskName, event);
     // A Socket's own close or detach then drops the callback (as it wakes tasks).
     this._io.addCallback(fd, fileobj instanceof Socket ? fileobj : null, event, new Handle(this, cb));
   }

@@ -119,10 +119,7 @@ export class IoWatcher implements CloseWatcher {
   addCallback(fd: number, sock: Socket | null, event: number, handle: Handle): void {
     const state = this.#entry(fd, sock);
     const task = event === EVENT_READ ? state.reader : state.writer;
-    if (task !== null) {
-      throw new Error(`fd ${fd} is in use: a task (${task.name}) waits on it to ${event === EVENT_READ ? 'read' : 'write'} ` +
-        `through a loop socket operation; an fd callback for the same direction would take its wake-ups`);
-    }
+    if (task !== null) throw fdInUse(fd, task.name, event);
     const old = event === EVENT_READ ? state.readCallback : state.writeCallback;
     if (old === null) {
       this.#watch(state, event);
@@ -160,16 +157,22 @@ export class IoWatcher implements CloseWatcher {
       throw new Error(`fd ${fd} already has a task waiting to ${event === EVENT_READ ? 'read' : 'write'} ` +
         `(${busy.name}); two tasks ${event === EVENT_READ ? 'reading' : 'writing'} one socket at once would race`);
     }
-    if ((event === EVENT_READ ? state.readCallback : state.writeCallback) !== null) {
-      throw new Error(`fd ${fd} has an fd callback for ${event === EVENT_READ ? 'reading (addReader)' : 'writing (addWriter)'}; ` +
-        'remove it before a socket operation waits on the same direction');
-    }
+    this.checkNoCallback(fd, event);
     this.#watch(state, event);
     if (event === EVENT_READ) state.reader = task;
     else state.writer = task;
     task._waitingOn = state;
     this.waiting++;
     return state;
+  }
+
+  /** Throws if `fd` has an fd callback for `event`: a socket operation must not wait beside it. */
+  checkNoCallback(fd: number, event: number): void {
+    const state = this.#fds.get(fd);
+    if (state !== undefined && (event === EVENT_READ ? state.readCallback : state.writeCallback) !== null) {
+      throw new Error(`fd ${fd} has an fd callback for ${event === EVENT_READ ? 'reading (addReader)' : 'writing (addWriter)'}; ` +
+        'remove it before a socket operation waits on the same direction');
+    }
   }
 
   /** The entry for `sock`'s fd, if the loop watches it. */
@@ -318,4 +321,10 @@ export class IoWatcher implements CloseWatcher {
     state.readCallback = null;
     state.writeCallback = null;
   }
+}
+
+/** The error for an fd callback asked for where a task's socket operation waits in that direction. */
+export function fdInUse(fd: number, taskName: string, event: number): Error {
+  return new Error(`fd ${fd} is in use: a task (${taskName}) waits on it to ${event === EVENT_READ ? 'read' : 'write'} ` +
+    'through a loop socket operation; an fd callback for the same direction would take its wake-ups');
 }

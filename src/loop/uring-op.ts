@@ -54,6 +54,11 @@ export abstract class RingOp<T> implements Coro<T>, RingRequest {
     private readonly reads: boolean,
   ) {}
 
+  /** @internal */
+  get _taskName(): string {
+    return this.task?.name ?? '?';
+  }
+
   /** Validates the arguments (first step only). */
   protected abstract validate(): void;
   /** Finishes without the ring if it can (what a cancelled request left behind): true, with result set. */
@@ -79,6 +84,8 @@ export abstract class RingOp<T> implements Coro<T>, RingRequest {
           this.validate();
           this.fd = socketFd(this.sock, this.syscall);
           this.task = callerTask(this.loop, this.what);
+          // One owner per direction, as in the selector mode.
+          this.io.checkNoCallback(this.fd, this.reads ? EVENT_READ : EVENT_WRITE);
           this.state = this.ring.fdState(this.sock, this.fd);
           finished = this.#begin();
           break;

@@ -56,6 +56,8 @@ export interface RingRequest extends Parking {
   _complete(res: number): void;
   /** @internal Its socket is being closed: cancel, and wake the task with an error. */
   _socketClosed(): void;
+  /** @internal The name of the task that waits for it, for error messages. */
+  readonly _taskName: string;
 }
 
 /** Per socket fd: the operations in flight on it, and what a cancelled one left behind. */
@@ -122,6 +124,12 @@ export class Uring implements CloseWatcher {
       addCloseWatcher(sock, this.#ref);
     }
     return state;
+  }
+
+  /** The task whose request is in flight on `fd` for reading (or writing), if any. */
+  busyWith(fd: number, reads: boolean): RingRequest | null {
+    const state = this.#fds.get(fd);
+    return state === undefined ? null : reads ? state.reader : state.writer;
   }
 
   /** Queues `request` (parking `task` on it): submitted by the next iteration's enter. */
