@@ -15,6 +15,7 @@
       "sources": [
         "native/addon.cc",
         "native/errors.cc",
+        "native/fd_watch.cc",
         "native/selector.cc",
         "native/signals.cc",
         "native/socket.cc",

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,7 @@
 
 #include "addon.h"
 #include "backend.h"
+#include "fd_watch.h"
 
 namespace ns {
 namespace {
@@ -43,12 +43,6 @@ int OpenWakePipe(int fds[2]) {
 // kevent or poll. An idle blocked loop pays one wake-up per slice; a select
 // that returns sooner pays nothing.
 constexpr int64_t kStopCheckNs = 250 * 1000000LL;
-
-// The libuv handle behind startWatch, with what its close callback needs.
-struct Watch {
-  uv_poll_t poll;
-  Instance* instance;
-};
 
 class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResource {
  public:
@@ -311,64 +305,12 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
     }
     int fd = backend_->Fd();
     if (fd < 0) return Errno(env, ENOTSUP);
-    if (watch_ == nullptr) {
-      uv_loop_t* loop = nullptr;
-      if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Errno(env, ENOTSUP);
-      watch_ = new Watch{{}, instance_};
-      int err = uv_poll_init(loop, &watch_->poll, fd);
-      if (err != 0) {
-        delete watch_;
-        watch_ = nullptr;
-        return Napi::Number::New(env, err);  // libuv errors are already -errno
-      }
-      watch_->poll.data = this;
-    }
-    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
-    int err = uv_poll_start(&watch_->poll, UV_READABLE, OnReadable);
-    return Napi::Number::New(env, err);
-  }
-
-  static void OnReadable(uv_poll_t* handle, int, int) {
-    auto* self = static_cast<NativeSelector*>(handle->data);
-    if (self->callback_.IsEmpty()) return;
-    napi_env env = self->callback_.Env();
-    Napi::HandleScope scope(env);
-    // MakeCallback, not Call: this is a fresh entry from the event loop, so
-    // microtasks and nextTicks must run after it, as for any Node callback.
-    // The C call, not node-addon-api's: when the callback ends the thread
-    // (process.exit() in a worker) its wrapper would abort making an Error.
-    napi_value global, result;
-    napi_get_global(env, &global);
-    napi_status status = napi_make_callback(env, nullptr, global, self->callback_.Value(), 0,
-                                            nullptr, &result);
-    napi_value error;
-    if (status == napi_pending_exception &&
-        napi_get_and_clear_last_exception(env, &error) == napi_ok && !Instance::Stopping(env)) {
-      napi_fatal_exception(env, error);  // as Node does for its own callbacks
-    }
+    return Napi::Number::New(env, watch_.Start(env, instance_, fd, info[0].As<Napi::Function>()));
   }
 
   Napi::Value StopWatch(const Napi::CallbackInfo& info) {
-    StopWatching();
+    watch_.Stop();
     return info.Env().Undefined();
-  }
-
-  void StopWatching() {
-    if (watch_ != nullptr) {
-      uv_poll_stop(&watch_->poll);
-      watch_->poll.data = nullptr;
-      // The callback is code in this addon: the Instance keeps the
-      // Environment's teardown waiting until it has run.
-      instance_->HandleClosing();
-      uv_close(reinterpret_cast<uv_handle_t*>(&watch_->poll), [](uv_handle_t* h) {
-        Watch* watch = reinterpret_cast<Watch*>(h);
-        Instance* instance = watch->instance;
-        delete watch;
-        instance->HandleClosed();
-      });
-      watch_ = nullptr;
-    }
-    callback_.Reset();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -379,7 +321,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   // Closes everything exactly once; also the finalizer's safety net for a
   // selector that was garbage-collected unclosed.
   void Release() {
-    StopWatching();
+    watch_.Stop();
     if (wake_[1] >= 0) UnwatchAllSignals(wake_[1]);
     if (backend_) {
       backend_->Close();
@@ -395,8 +337,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
   int wake_[2] = {-1, -1};
   uint64_t pending_signals_ = 0;
   Instance* instance_;
-  Watch* watch_ = nullptr;
-  Napi::FunctionReference callback_;
+  FdWatch watch_;
 };
 
 }  // namespace

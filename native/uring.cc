@@ -12,12 +12,12 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cmath>
 #include <string>
 
 #include "addon.h"
+#include "fd_watch.h"
 #include "uring.h"
 
 #if defined(NS_HAVE_LIBURING)
@@ -43,12 +43,6 @@ enum Op { kRecv = 1, kSend = 2, kAccept = 3, kConnect = 4, kCancel = 5, kPollIn 
 // As selector.cc: a blocking wait sleeps at most this long at a time, then
 // checks whether Node is stopping the thread (worker.terminate()).
 constexpr int64_t kStopCheckNs = 250 * 1000000LL;
-
-// The libuv handle behind startWatch, with what its close callback needs.
-struct Watch {
-  uv_poll_t poll;
-  Instance* instance;
-};
 
 int64_t MonotonicNs() {
   timespec ts;
@@ -298,66 +292,13 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
       }
       event_fd_ = fd;
     }
-    if (watch_ == nullptr) {
-      uv_loop_t* loop = nullptr;
-      if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Errno(env, ENOTSUP);
-      watch_ = new Watch{{}, instance_};
-      int err = uv_poll_init(loop, &watch_->poll, event_fd_);
-      if (err != 0) {
-        delete watch_;
-        watch_ = nullptr;
-        return Napi::Number::New(env, err);  // libuv errors are already -errno
-      }
-      watch_->poll.data = this;
-    }
-    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
-    return Napi::Number::New(env, uv_poll_start(&watch_->poll, UV_READABLE, OnReadable));
-  }
-
-  static void OnReadable(uv_poll_t* handle, int, int) {
-    auto* self = static_cast<NativeRing*>(handle->data);
-    if (self == nullptr) return;
-    // Reset the counter first, or libuv (level-triggered) would call again at once.
-    uint64_t value;
-    while (read(self->event_fd_, &value, sizeof value) < 0 && errno == EINTR) {
-    }
-    if (self->callback_.IsEmpty()) return;
-    napi_env env = self->callback_.Env();
-    Napi::HandleScope scope(env);
-    // As selector.cc: a fresh entry from the event loop (MakeCallback), made
-    // with the C call so that a callback that ends the thread cannot abort.
-    napi_value global, result;
-    napi_get_global(env, &global);
-    napi_status status = napi_make_callback(env, nullptr, global, self->callback_.Value(), 0,
-                                            nullptr, &result);
-    napi_value error;
-    if (status == napi_pending_exception &&
-        napi_get_and_clear_last_exception(env, &error) == napi_ok && !Instance::Stopping(env)) {
-      napi_fatal_exception(env, error);
-    }
+    return Napi::Number::New(
+        env, watch_.Start(env, instance_, event_fd_, info[0].As<Napi::Function>(), true));
   }
 
   Napi::Value StopWatch(const Napi::CallbackInfo& info) {
-    StopWatching();
+    watch_.Stop();
     return info.Env().Undefined();
-  }
-
-  void StopWatching() {
-    if (watch_ != nullptr) {
-      uv_poll_stop(&watch_->poll);
-      watch_->poll.data = nullptr;
-      // The callback is code in this addon: the Instance keeps the
-      // Environment's teardown waiting until it has run.
-      instance_->HandleClosing();
-      uv_close(reinterpret_cast<uv_handle_t*>(&watch_->poll), [](uv_handle_t* h) {
-        Watch* watch = reinterpret_cast<Watch*>(h);
-        Instance* instance = watch->instance;
-        delete watch;
-        instance->HandleClosed();
-      });
-      watch_ = nullptr;
-    }
-    callback_.Reset();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -368,7 +309,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
   // The one close path (close(), the finalizer, a worker's teardown):
   // requests still in flight are cancelled by the kernel as the ring goes.
   void Release() {
-    StopWatching();
+    watch_.Stop();
     if (open_) {
       io_uring_queue_exit(&ring_);
       open_ = false;
@@ -382,8 +323,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
   bool defer_ = false;
   int event_fd_ = -1;
   Instance* instance_;
-  Watch* watch_ = nullptr;
-  Napi::FunctionReference callback_;
+  FdWatch watch_;
 };
 
 #endif  // NS_HAVE_LIBURING
