@@ -80,8 +80,8 @@ export function nativeSelectorOf(selector: Selector<unknown>): NativeSelector {
 }
 
 /**
- * @internal How an EventLoop takes a selector for itself (see #claim): for
- * src/loop-interface.ts only, never exported.
+ * How an EventLoop takes a selector for itself (see #claim): for
+ * src/loop-interface.ts only, never exported from the package.
  */
 export function claimSelector<T>(selector: Selector<T>): SelectorRegistry<T> {
   return claim(selector as Selector<unknown>) as SelectorRegistry<T>;

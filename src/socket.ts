@@ -34,21 +34,21 @@ const unclosed = new FinalizationRegistry<number | { fd: number; stack: string |
 // parked on a socket that another task closes is woken with an error rather
 // than left waiting on an fd the kernel has silently dropped. Kept per
 // socket and weakly: nothing here holds a socket or a loop alive.
-/** @internal Told just before a watched Socket's fd is closed or detached. */
+/** Told just before a watched Socket's fd is closed or detached (for the loop; not exported from the package). */
 export interface CloseWatcher {
   socketClosing(sock: Socket): void;
 }
 
 const closeWatchers = new WeakMap<Socket, Set<WeakRef<CloseWatcher>>>();
 
-/** @internal For the event loop: `watcher` hears of `sock`'s close or detach until removed. */
+/** For the event loop: `watcher` hears of `sock`'s close or detach until removed. */
 export function addCloseWatcher(sock: Socket, watcher: WeakRef<CloseWatcher>): void {
   let watchers = closeWatchers.get(sock);
   if (watchers === undefined) closeWatchers.set(sock, (watchers = new Set()));
   watchers.add(watcher);
 }
 
-/** @internal */
+/** For the event loop: stops telling `watcher` of `sock`'s close. */
 export function removeCloseWatcher(sock: Socket, watcher: WeakRef<CloseWatcher>): void {
   closeWatchers.get(sock)?.delete(watcher);
 }
