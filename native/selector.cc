@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "addon.h"
+#include "pipe.h"
 #include "backend.h"
 #include "fd_watch.h"
 
@@ -22,19 +23,6 @@ int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-int OpenWakePipe(int fds[2]) {
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
-#else
-  if (pipe(fds) != 0) return errno;
-  for (int i = 0; i < 2; i++) {
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-  }
-#endif
-  return 0;
 }
 
 // A blocking wait sleeps at most this long at a time, then checks whether
@@ -89,7 +77,7 @@ class NativeSelector : public Napi::ObjectWrap<NativeSelector>, public EnvResour
       ThrowSetupError(env, err, name.c_str());
       return;
     }
-    err = OpenWakePipe(wake_);
+    err = OpenPipe(wake_);
     if (err == 0) err = backend_->Add(wake_[0], kEventRead, kModeLevel);
     if (err != 0) {
       ThrowSetupError(env, err, "wake-up pipe");

@@ -26,6 +26,7 @@
 #include <mutex>
 
 #include "addon.h"
+#include "pipe.h"
 
 namespace ns {
 namespace {
@@ -221,15 +222,7 @@ class NativeSignalPipe : public Napi::ObjectWrap<NativeSignalPipe>, public EnvRe
   explicit NativeSignalPipe(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<NativeSignalPipe>(info), instance_(Instance::Of(info.Env())) {
     instance_->Add(this);
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-    int err = pipe2(fds_, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : errno;
-#else
-    int err = pipe(fds_) == 0 ? 0 : errno;
-    for (int i = 0; err == 0 && i < 2; i++) {
-      fcntl(fds_[i], F_SETFD, FD_CLOEXEC);
-      fcntl(fds_[i], F_SETFL, fcntl(fds_[i], F_GETFL) | O_NONBLOCK);
-    }
-#endif
+    int err = OpenPipe(fds_);
     if (err != 0) {
       fds_[0] = fds_[1] = -1;
       Napi::Error e = Napi::Error::New(info.Env(), std::string("pipe: ") + strerror(err));

@@ -12,22 +12,10 @@
 #endif
 
 #include "addon.h"
+#include "pipe.h"
 
 namespace ns {
 namespace {
-
-int OpenPipe(int fds[2]) {
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
-#else
-  if (pipe(fds) != 0) return errno;
-  for (int i = 0; i < 2; i++) {
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-  }
-#endif
-  return 0;
-}
 
 // open(forcePipe) -> [readFd, writeFd] | -errno (one fd twice for an eventfd)
 Napi::Value Open(const Napi::CallbackInfo& info) {
