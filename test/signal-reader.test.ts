@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { EVENT_READ, Selector, SignalReader } from '../src/index.js';
+import { availableBackends, EVENT_READ, Selector, SignalReader } from '../src/index.js';
 import { native } from '../src/native.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/signal-reader.ts', import.meta.url));
@@ -64,6 +64,21 @@ describe('SignalReader wakes a selector', () => {
     const outcome = await runChild('SIGUSR2', ['block:SIGINT,SIGTERM,SIGUSR2']);
     expect(outcome).toEqual({ lines: ['woke SIGINT', 'woke SIGTERM', 'woke SIGUSR2'], code: 0, signal: null });
   });
+
+  // The same wait on every backend this build has, in every trigger mode it
+  // supports: a reader is an ordinary fd to each of them.
+  for (const backend of availableBackends) {
+    const probe = new Selector({ backend });
+    const supportsEdge = probe.supportsEdge;
+    probe.close();
+    for (const mode of ['level', 'edge', 'oneshot', 'edge-oneshot'] as const) {
+      if (mode.startsWith('edge') && !supportsEdge) continue;
+      it(`wakes a ${backend} Selector registered in ${mode} mode, once per signal`, async () => {
+        const outcome = await runChild('SIGUSR2', [`blockon:${backend}/${mode}/SIGUSR2,SIGINT,SIGUSR2`]);
+        expect(outcome).toEqual({ lines: ['woke SIGUSR2', 'woke SIGINT', 'woke SIGUSR2'], code: 0, signal: null });
+      });
+    }
+  }
 
   it('read() returns the signals received since the last read, oldest first, each once', async () => {
     // Not in signal-number order (SIGTERM 15, SIGUSR2 12, SIGINT 2, SIGHUP 1).
