@@ -23,12 +23,10 @@ import {
   stopGroup,
 } from './harness/procs.js';
 import { MAX_ATTEMPTS, markdown, NOISY_PCT, runChart, fmtInt, fmtUs, type Meta } from './harness/report.js';
-import { BENCH, HARNESS_CHECK, PLANS, pointId, python, ROOT, SERVERS, TARGETS, type Plan, type Point } from './harness/servers.js';
+import {
+  BENCH, HARNESS_CHECK, PLANS, pointId, python, RESULTS, ROOT, RUNS_DIR, SERVERS, TARGETS, type Plan, type Point,
+} from './harness/servers.js';
 import { evaluateTargets, round, summarise, type Run } from './harness/stats.js';
-
-// BENCH_RESULTS_DIR redirects the output (CI's smoke run keeps the committed results).
-export const RESULTS = process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.join(BENCH, 'results');
-export const RUNS_DIR = path.join(RESULTS, 'runs');
 
 const USAGE = 'usage: npx tsx bench/run.ts [--quick] [--servers a,b,...] [--repeats N] [--archive] [--list | --render]';
 

@@ -8,6 +8,9 @@ export const BENCH = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const ROOT = path.dirname(BENCH);
 export const BIN = path.join(BENCH, 'bin');
 export const LOADGEN = path.join(BIN, 'loadgen');
+// BENCH_RESULTS_DIR redirects the output (CI's smoke run keeps the committed results).
+export const RESULTS = process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.join(BENCH, 'results');
+export const RUNS_DIR = path.join(RESULTS, 'runs'); // every full run, for bench/summary.ts
 export const HOST = '127.0.0.1'; // loopback only, by design
 export const SERVER_CPU = '0';
 export const LOADGEN_CPU = '1';
