@@ -68,7 +68,10 @@ export interface TargetRow {
 }
 
 export interface MultiSummary {
-  runs: { file: string; date: string; commit: string; dirty: boolean; plan: string; loadavg: Meta['loadavg']; wall_s?: number }[];
+  runs: {
+    file: string; date: string; commit: string; dirty: boolean; plan: string; loadavg: Meta['loadavg'];
+    wall_s?: number; other_cpu_pct_before?: number;
+  }[];
   plan: string; servers: string[]; ids: string[];
   rate: Map<string, Spread>; // key server + '\t' + point
   vsC: Map<string, RatioCell>; vsNode: Map<string, RatioCell>;
@@ -119,13 +122,15 @@ export function summariseRuns(loaded: LoadedRun[], targets: Target[]): MultiSumm
   }
   return {
     runs: loaded.map(({ file, data }) => ({ file, date: data.meta.date, commit: commitOf(data), dirty: !!data.meta.dirty,
-      plan: planKey(data), loadavg: data.meta.loadavg, wall_s: data.meta.wall_s })),
+      plan: planKey(data), loadavg: data.meta.loadavg, wall_s: data.meta.wall_s,
+      other_cpu_pct_before: data.meta.other_cpu_pct_before })),
     plan: planKey(loaded[0]!.data), servers, ids, rate, vsC, vsNode, targets: rows,
   };
 }
 
 const fmtX = (x: number | null) => (x === null ? '–' : `${x.toFixed(2)}×`);
-const fmtSpread = (s: Spread) => s.n < 2 || s.min === null ? '' : ` (${s.min.toFixed(2)}–${s.max!.toFixed(2)})`;
+const fmtSpread = (s: Spread) =>
+  s.n < 2 || s.min === null || s.min === s.max ? '' : ` (${s.min.toFixed(2)}–${s.max!.toFixed(2)})`;
 const fmtLoad = (l: Meta['loadavg']) =>
   l ? `${l.start.join(', ')}${l.end ? ` → ${l.end.join(', ')}` : ''}` : '–';
 
@@ -141,10 +146,12 @@ export function summaryMarkdown(m: MultiSummary): string {
     '',
     `Plan: ${m.plan}.`,
     '',
-    '| run (UTC) | commit | load averages, start → end (1, 5, 15 min) | wall |',
-    '|---|---|---|---:|',
+    '| run (UTC) | commit | load averages, start → end (1, 5, 15 min) | other processes before the start | wall |',
+    '|---|---|---|---:|---:|',
     ...m.runs.map((r) => `| ${r.date.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} | ${r.commit.slice(0, 12)}` +
-      `${r.dirty ? ' (uncommitted changes)' : ''} | ${fmtLoad(r.loadavg)} | ${r.wall_s ?? '–'} s |`),
+      `${r.dirty ? ' (uncommitted changes)' : ''} | ${fmtLoad(r.loadavg)} | ` +
+      `${r.other_cpu_pct_before === undefined ? '–' : `${r.other_cpu_pct_before.toFixed(0)} % of a core`} | ` +
+      `${r.wall_s ?? '–'} s |`),
     '',
     'Each figure is the median over the runs of that run\'s own figure (itself a median over its repeats; ' +
       'a ratio pairs runs made seconds apart); in brackets the lowest and highest of the runs.',
