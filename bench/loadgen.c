@@ -3,7 +3,7 @@
  *
  *   loadgen --host 127.0.0.1 --port 8000 --conns 100 --size 1024 \
  *           --warmup 1 --duration 5 --mode pingpong|stream [--window BYTES] \
- *           [--engine auto|uring|epoll]
+ *           [--engine auto|uring|epoll] [--marks]
  *
  * Engines. The generator must be cheaper per message than the servers it
  * measures, or it measures itself. With epoll it is not: per message it makes
@@ -27,7 +27,12 @@
  * One line of JSON goes to stdout; diagnostics go to stderr. Beside the
  * figures, cpu_pct is this process's CPU time over the measured interval as a
  * percentage of one core (near 100: the generator itself may be the limit),
- * and cpu_total_s its CPU time over its whole life.
+ * and cpu_total_s its CPU time over its whole life; cpu_user_s and cpu_sys_s
+ * split the measured interval's CPU time into user and system time. With
+ * --marks, a line "measure start" and a line "measure end" go to stdout (and
+ * are flushed) the moment the measured interval starts and ends, before the
+ * JSON line: a harness can sample the server's CPU time at exactly those
+ * moments, leaving out connecting, warm-up and closing.
  * Exit status: 0 ok, 1 usage, 2 could not connect, 3 echoed data was wrong or
  * connections were lost (the JSON line is still printed).
  */
@@ -86,7 +91,8 @@ static struct {
     double warmup, duration, connect_timeout;
     int stream;
     const char *engine;
-} opt = { "127.0.0.1", NULL, 10, 64, 0, 1.0, 5.0, 10.0, 0, "auto" };
+    int marks;
+} opt = { "127.0.0.1", NULL, 10, 64, 0, 1.0, 5.0, 10.0, 0, "auto", 0 };
 
 static unsigned char *block;
 static unsigned char readbuf[READ_SIZE];
@@ -340,7 +346,7 @@ static void usage(FILE *f)
         "usage: loadgen --port PORT [--host 127.0.0.1] [--conns 10] [--size 64]\n"
         "               [--warmup 1] [--duration 5] [--mode pingpong|stream]\n"
         "               [--window BYTES] [--connect-timeout 10]\n"
-        "               [--engine auto|uring|epoll]\n");
+        "               [--engine auto|uring|epoll] [--marks]\n");
 }
 
 static double parse_num(const char *name, const char *s, double lo, double hi)
@@ -363,7 +369,7 @@ static void parse_args(int argc, char **argv)
         { "warmup", required_argument, 0, 'w' },   { "duration", required_argument, 0, 'd' },
         { "mode", required_argument, 0, 'm' },     { "window", required_argument, 0, 'W' },
         { "connect-timeout", required_argument, 0, 'T' }, { "engine", required_argument, 0, 'e' },
-        { "help", no_argument, 0, '?' },
+        { "marks", no_argument, 0, 'M' },   { "help", no_argument, 0, '?' },
         { 0, 0, 0, 0 },
     };
     int ch;
@@ -376,6 +382,7 @@ static void parse_args(int argc, char **argv)
         case 'w': opt.warmup = parse_num("warmup", optarg, 0, 3600); break;
         case 'd': opt.duration = parse_num("duration", optarg, 0.01, 3600); break;
         case 'W': opt.window = (uint64_t)parse_num("window", optarg, 1, 1 << 30); break;
+        case 'M': opt.marks = 1; break;
         case 'T': opt.connect_timeout = parse_num("connect-timeout", optarg, 0.01, 3600); break;
         case 'e':
             if (strcmp(optarg, "auto") && strcmp(optarg, "uring") && strcmp(optarg, "epoll")) {
@@ -412,24 +419,34 @@ static void raise_nofile(rlim_t need)
     }
 }
 
-static double cpu_seconds(void)
+/* This process's CPU time in seconds; *user gets the user-mode part. */
+static double cpu_seconds_split(double *user)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    *user = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+    return *user + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* A --marks line: written and flushed at once (nothing else is buffered). */
+static void mark(const char *line)
+{
+    if (!opt.marks) return;
+    fputs(line, stdout);
+    fflush(stdout);
 }
 
 /* The measured interval: warm-up ends at warm_end, measuring at end_ns. */
 static uint64_t warm_end, end_ns, m_start;
-static double cpu_start;
+static double cpu_start, cpu_user_start;
 
 static void tick(uint64_t t)
 {
     if (!measuring && t >= warm_end) {
         measuring = 1;
         m_start = t;
-        cpu_start = cpu_seconds();
+        cpu_start = cpu_seconds_split(&cpu_user_start);
+        mark("measure start\n");
     }
 }
 
@@ -807,7 +824,10 @@ int main(int argc, char **argv)
     if (left < 0) left = traffic_epoll(cs, ep, open_conns);
     open_conns = left;
     uint64_t m_end = now_ns();
-    double cpu_total = cpu_seconds(), cpu = cpu_total - cpu_start;
+    double cpu_user_end, cpu_total = cpu_seconds_split(&cpu_user_end), cpu = cpu_total - cpu_start;
+    double cpu_user = cpu_user_end - cpu_user_start;
+    /* Before the connections close: closing them is work for the server too. */
+    if (measuring) mark("measure end\n");
     for (int i = 0; i < opt.conns; i++) if (cs[i].fd >= 0) close(cs[i].fd);
     close(ep);
     free(stamps);
@@ -819,13 +839,15 @@ int main(int argc, char **argv)
     printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%llu,\"seconds\":%.3f,\"messages\":%llu,"
            "\"msgs_per_sec\":%.1f,\"mib_per_sec\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
            "\"byte_errors\":%llu,\"connect_errors\":%d,\"disconnects\":%llu,"
-           "\"window\":%llu,\"cpu_pct\":%.1f,\"cpu_total_s\":%.3f,\"engine\":\"%s\"}\n",
+           "\"window\":%llu,\"cpu_pct\":%.1f,\"cpu_total_s\":%.3f,\"cpu_user_s\":%.6f,"
+           "\"cpu_sys_s\":%.6f,\"engine\":\"%s\"}\n",
            opt.stream ? "stream" : "pingpong", opt.conns, (unsigned long long)opt.size, secs,
            (unsigned long long)m_messages, secs > 0 ? (double)m_messages / secs : 0,
            secs > 0 ? (double)m_bytes / secs / 1048576.0 : 0,
            hist_percentile(0.50) / 1000, hist_percentile(0.99) / 1000,
            (unsigned long long)byte_errors, connect_errors, (unsigned long long)disconnects,
-           (unsigned long long)opt.window, secs > 0 ? 100.0 * cpu / secs : 0, cpu_total, engine);
+           (unsigned long long)opt.window, secs > 0 ? 100.0 * cpu / secs : 0, cpu_total,
+           measuring ? cpu_user : 0, measuring ? cpu - cpu_user : 0, engine);
     fflush(stdout);
     return byte_errors || disconnects || open_conns == 0 ? 3 : 0;
 }
