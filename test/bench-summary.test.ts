@@ -22,6 +22,7 @@ const POINTS = [{ mode: 'pingpong' as const, size: 64, conns: 10 }, { mode: 'pin
 interface Spec {
   date: string;
   commit?: string;
+  code?: string;
   repeats?: number;
   /** msgs/s by server, then by point; every repeat gets the same rate. */
   rates: Record<string, Record<string, number>>;
@@ -53,7 +54,7 @@ function runFile(spec: Spec): RunFile {
       date: spec.date, plan: 'full', repeats, warmup_s: 0.5, duration_s: 2.5, pinning: true,
       machine: { cpus: 2, cpu_model: 'test', kernel: 'Linux' },
       versions: { node: 'v20', python: 'Python 3', cc: 'cc' },
-      commit: spec.commit ?? 'a'.repeat(40), dirty: false,
+      commit: spec.commit ?? 'a'.repeat(40), code: spec.code, dirty: false,
       loadavg: { start: [0.5, 0.4, 0.3], end: [1, 0.8, 0.5] }, wall_s: 60,
     },
     points: POINTS, servers: Object.keys(spec.rates), runs,
@@ -150,6 +151,19 @@ describe('bench summary', () => {
     expect(why).toContain('a'.repeat(40));
     expect(why).toContain('b'.repeat(40));
     expect(mixReason(load({ date: '2026-12-01T12:00:00Z', rates }, { date: '2026-12-01T13:00:00Z', rates }))).toBeNull();
+  });
+
+  it('compares runs of different commits that measured the same code', () => {
+    const rates = { 'c-epoll': { [P64]: 100, [P1K]: 100 } };
+    const code = 'c'.repeat(40);
+    expect(mixReason(load(
+      { date: '2026-12-01T10:00:00Z', rates, commit: 'a'.repeat(40), code },
+      { date: '2026-12-01T11:00:00Z', rates, commit: 'b'.repeat(40), code },
+    ))).toBeNull();
+    expect(mixReason(load(
+      { date: '2026-12-01T10:00:00Z', rates, commit: 'a'.repeat(40), code },
+      { date: '2026-12-01T11:00:00Z', rates, commit: 'a'.repeat(40), code: 'd'.repeat(40) },
+    ))).toMatch(/different commits/);
   });
 
   it('refuses to mix runs of different plans', () => {

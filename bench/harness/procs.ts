@@ -144,10 +144,21 @@ export function firstLine(cmd: string, args: string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] || 'unknown';
 }
 
-/** The commit checked out, and whether the work tree differs from it. */
-export function gitState(): { commit: string | null; dirty: boolean } {
-  const head = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', cwd: ROOT });
-  if (head.status !== 0) return { commit: null, dirty: false };
-  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', cwd: ROOT });
-  return { commit: head.stdout.trim(), dirty: (status.stdout ?? '').trim() !== '' };
+// What a figure measures: the servers' code, the addon and the harness. A
+// commit that touches none of these (a README edit) does not change a result,
+// so runs are grouped by the last commit that changed one of them.
+const MEASURED = ['src', 'native', 'binding.gyp', 'package-lock.json', 'bench/servers', 'bench/loadgen.c',
+  'bench/c-epoll-echo.c', 'bench/build.sh', 'examples/selector-echo.ts'];
+
+/**
+ * The commit checked out; `code`, the last commit that changed what is
+ * measured; and whether the work tree differs from it there.
+ */
+export function gitState(): { commit: string | null; code: string | null; dirty: boolean } {
+  const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8', cwd: ROOT });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return { commit: null, code: null, dirty: false };
+  const code = git('log', '-1', '--format=%H', '--', ...MEASURED).stdout.trim() || null;
+  const status = git('status', '--porcelain', '--untracked-files=no', '--', ...MEASURED);
+  return { commit: head.stdout.trim(), code, dirty: (status.stdout ?? '').trim() !== '' };
 }

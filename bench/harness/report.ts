@@ -17,7 +17,7 @@ export interface Meta {
   versions: { node: string; python: string; cc: string };
   wall_s?: number;
   other_cpu_pct_before?: number;
-  commit?: string | null; dirty?: boolean;
+  commit?: string | null; code?: string | null; dirty?: boolean; // code: last commit that changed what is measured
   loadavg?: { start: number[]; end?: number[] }; // 1, 5 and 15 minutes, as `uptime` shows
 }
 
@@ -54,7 +54,9 @@ export function markdown(meta: Meta, servers: string[], ids: string[], sums: Sum
     '',
     `${meta.machine.cpus} × ${meta.machine.cpu_model}, ${meta.machine.kernel}; ` +
       `Node ${meta.versions.node}, ${meta.versions.python}. ` +
-      (meta.commit ? `Commit ${meta.commit.slice(0, 12)}${meta.dirty ? ' (with uncommitted changes)' : ''}. ` : '') +
+      (meta.commit ? `Commit ${meta.commit.slice(0, 12)}` +
+        (meta.code && meta.code !== meta.commit ? ` (measured code as of ${meta.code.slice(0, 12)})` : '') +
+        `${meta.dirty ? ' with uncommitted changes' : ''}. ` : '') +
       (meta.loadavg ? `Load averages at the start ${meta.loadavg.start.join(', ')}. ` : '') +
       (meta.pinning ? `Server pinned to CPU ${SERVER_CPU}, loadgen to CPU ${LOADGEN_CPU}; ` +
         'the servers not being measured are paused (SIGSTOP). '

@@ -38,7 +38,8 @@ export function planKey(d: RunFile): string {
     `points ${d.points.map(pointId).join(' | ')}`;
 }
 
-export const commitOf = (d: RunFile) => d.meta.commit ?? 'unknown';
+// Runs compare when they measured the same code (older runs knew only the commit).
+export const commitOf = (d: RunFile) => d.meta.code ?? d.meta.commit ?? 'unknown';
 
 /** Why these runs must not be summarised together, or null when they may. */
 export function mixReason(runs: LoadedRun[]): string | null {
@@ -146,7 +147,7 @@ export function summaryMarkdown(m: MultiSummary): string {
     '',
     `Plan: ${m.plan}.`,
     '',
-    '| run (UTC) | commit | load averages, start → end (1, 5, 15 min) | other processes before the start | wall |',
+    '| run (UTC) | code (last commit that changed it) | load averages, start → end (1, 5, 15 min) | other processes before the start | wall |',
     '|---|---|---|---:|---:|',
     ...m.runs.map((r) => `| ${r.date.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} | ${r.commit.slice(0, 12)}` +
       `${r.dirty ? ' (uncommitted changes)' : ''} | ${fmtLoad(r.loadavg)} | ` +
