@@ -67,6 +67,11 @@ export const defaultBackend: BackendName = process.platform === 'linux'
   ? 'epoll'
   : availableBackends.includes('kqueue') ? 'kqueue' : 'poll';
 
+// The native wait, called as `nativeWait.call(handle, ...)`: the prototype
+// Node-API builds is in dictionary mode, so `handle.wait(...)` would go
+// through the generic LoadIC on every select.
+const nativeWait = native.NativeSelector.prototype.wait;
+
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
@@ -264,7 +269,7 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     const handle = this.#open();
     const ms = checkTimeout(timeout, 'timeout');
     const ready = this.#ready;
-    const n = handle.wait(ms, ready);
+    const n = nativeWait.call(handle, ms, ready);
     if (n < 0) throw errorFromErrno(-n, waitSyscallOf[this.backend]);
     const result: Array<[SelectorKey<T, F>, number]> = [];
     const keys = this.#keys;
