@@ -329,7 +329,8 @@ async function main(): Promise<void> {
       if (!jsProfile) out.push('  V8 CPU profile: none written (the server did not exit on SIGTERM: ns-selector has no ' +
         'signal handling; profile ns-selector-example, the same loop, or use --perf)');
       else {
-        out.push(`  V8 CPU profile of the whole run (start-up included), self time (${jsProfile.total} samples, ` +
+        out.push(`  V8 CPU profile of the whole run (start-up included; a native call's time, system calls included, ` +
+          `counts as its JS caller's), self time (${jsProfile.total} samples, ` +
           `${r3 ? Math.round(r3.msgs_per_sec) : '?'} msgs/s while profiled):`);
         for (const [pct, name] of jsProfile.rows.slice(0, top)) out.push(`    ${fmt(pct, 2).padStart(6)} %  ${name}`);
       }
