@@ -36,11 +36,11 @@ bool ArgDouble(const Napi::CallbackInfo& info, size_t i, double* out) {
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length) {
   Napi::Env env = info.Env();
   napi_value v = info[i];
-  bool is_typed = false;
   napi_typedarray_type type;
   void* base = nullptr;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, length, &base, nullptr, nullptr) != napi_ok ||
+  // napi_get_typedarray_info refuses anything but a TypedArray itself (one
+  // Node-API call per buffer on the send/recv path, not two).
+  if (napi_get_typedarray_info(env, v, &type, length, &base, nullptr, nullptr) != napi_ok ||
       (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array)) {
     Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a Uint8Array")
         .ThrowAsJavaScriptException();

@@ -99,7 +99,7 @@ export interface NativeSignalPipe {
 export interface NativeAddon {
   errnoNames: Record<number, string>;
   strerror(errno: number): string;
-  NativeSelector: new (backend: string) => NativeSelector;
+  NativeSelector: { new (backend: string): NativeSelector; prototype: NativeSelector };
   backends: string[];
   socket: NativeSocketCalls;
   waker: NativeWakerCalls;
@@ -135,5 +135,14 @@ function load(): NativeAddon {
   }
 }
 
+// Node-API builds its objects one property at a time, which leaves the
+// bigger ones in V8's dictionary mode: then optimised code cannot inline a
+// load like `sys.send` and calls the generic LoadIC on every call. A copy made
+// by spreading has fast properties. (Class prototypes stay slow: their hot
+// methods are called through captured functions instead, see selector.ts.)
+function withFastTables(addon: NativeAddon): NativeAddon {
+  return { ...addon, socket: { ...addon.socket }, waker: { ...addon.waker }, constants: { ...addon.constants } };
+}
+
 /** The addon, loaded once per thread (each worker gets its own instance). */
-export const native: NativeAddon = load();
+export const native: NativeAddon = withFastTables(load());

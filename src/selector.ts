@@ -67,6 +67,11 @@ export const defaultBackend: BackendName = process.platform === 'linux'
   ? 'epoll'
   : availableBackends.includes('kqueue') ? 'kqueue' : 'poll';
 
+// The native wait, called as `nativeWait.call(handle, ...)`: the prototype
+// Node-API builds is in dictionary mode, so `handle.wait(...)` would go
+// through the generic LoadIC on every select.
+const nativeWait = native.NativeSelector.prototype.wait;
+
 const syscallOf: Record<BackendName, string> = { epoll: 'epoll_ctl', kqueue: 'kevent', poll: 'poll' };
 const waitSyscallOf: Record<BackendName, string> = { epoll: 'epoll_wait', kqueue: 'kevent', poll: 'poll' };
 
@@ -120,6 +125,10 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
   readonly supportsEdge: boolean;
   #native: NativeSelector | null;
   readonly #keys = new Map<number, SelectorKey<T, F>>();
+  // The same keys indexed by fd, for select: an array load instead of a
+  // hash lookup per ready fd. Kept dense (filled with undefined up to the
+  // highest fd registered, as libuv's watcher table) so it stays a fast array.
+  readonly #byFd: Array<SelectorKey<T, F> | undefined> = [];
   #mapping: SelectorMapping<SelectorKey<T, F>> | null;
   // (fd, mask) pairs written by the native wait; grows with the key table
   // (plus one slot for the wake-up pipe), reused by every select.
@@ -199,6 +208,9 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     if (rc < 0) throw errorFromErrno(-rc, syscallOf[this.backend]);
     const key: SelectorKey<T, F> = Object.freeze({ fileobj, fd, events, data: data as T, mode });
     this.#keys.set(fd, key);
+    const byFd = this.#byFd;
+    while (byFd.length <= fd) byFd.push(undefined);
+    byFd[fd] = key;
     if (2 * (this.#keys.size + 1) > this.#ready.length) {
       this.#ready = new Int32Array(this.#ready.length * 2);
     }
@@ -218,6 +230,7 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     const handle = this.#open();
     const key = this.#lookup(fileobj);
     this.#keys.delete(key.fd);
+    this.#byFd[key.fd] = undefined;
     handle.remove(key.fd, key.events);
     return key;
   }
@@ -245,6 +258,7 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
       const rc = handle.modify(key.fd, key.events, events, modeBits[key.mode], modeBits[mode]);
       if (rc < 0) {
         this.#keys.delete(key.fd);
+        this.#byFd[key.fd] = undefined;
         handle.remove(key.fd, key.events);
         throw errorFromErrno(-rc, syscallOf[this.backend]);
       }
@@ -252,6 +266,7 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     if (events === key.events && data === key.data && mode === key.mode) return key;
     const next: SelectorKey<T, F> = Object.freeze({ fileobj: key.fileobj, fd: key.fd, events, data: data as T, mode });
     this.#keys.set(key.fd, next);
+    this.#byFd[key.fd] = next;
     return next;
   }
 
@@ -264,12 +279,12 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     const handle = this.#open();
     const ms = checkTimeout(timeout, 'timeout');
     const ready = this.#ready;
-    const n = handle.wait(ms, ready);
+    const n = nativeWait.call(handle, ms, ready);
     if (n < 0) throw errorFromErrno(-n, waitSyscallOf[this.backend]);
     const result: Array<[SelectorKey<T, F>, number]> = [];
-    const keys = this.#keys;
+    const byFd = this.#byFd;
     for (let i = 0; i < 2 * n; i += 2) {
-      const key = keys.get(ready[i]!);
+      const key = byFd[ready[i]!];
       if (key !== undefined) result.push([key, ready[i + 1]! & key.events]);
     }
     return result;
@@ -297,6 +312,7 @@ export class Selector<T = unknown, F extends FileObject = FileObject> {
     this.#native.close();
     this.#native = null;
     this.#keys.clear();
+    this.#byFd.length = 0;
     this.#mapping = null;
   }
 

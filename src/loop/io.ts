@@ -157,7 +157,7 @@ export class IoWatcher implements CloseWatcher {
       throw new Error(`fd ${fd} already has a task waiting to ${event === EVENT_READ ? 'read' : 'write'} ` +
         `(${busy.name}); two tasks ${event === EVENT_READ ? 'reading' : 'writing'} one socket at once would race`);
     }
-    this.checkNoCallback(fd, event);
+    this.#checkNoCallbackOn(state, event); // state is the fd's entry: no second lookup
     this.#watch(state, event);
     if (event === EVENT_READ) state.reader = task;
     else state.writer = task;
@@ -169,8 +169,12 @@ export class IoWatcher implements CloseWatcher {
   /** Throws if `fd` has an fd callback for `event`: a socket operation must not wait beside it. */
   checkNoCallback(fd: number, event: number): void {
     const state = this.#fds.get(fd);
-    if (state !== undefined && (event === EVENT_READ ? state.readCallback : state.writeCallback) !== null) {
-      throw new Error(`fd ${fd} has an fd callback for ${event === EVENT_READ ? 'reading (addReader)' : 'writing (addWriter)'}; ` +
+    if (state !== undefined) this.#checkNoCallbackOn(state, event);
+  }
+
+  #checkNoCallbackOn(state: FdState, event: number): void {
+    if ((event === EVENT_READ ? state.readCallback : state.writeCallback) !== null) {
+      throw new Error(`fd ${state.fd} has an fd callback for ${event === EVENT_READ ? 'reading (addReader)' : 'writing (addWriter)'}; ` +
         'remove it before a socket operation waits on the same direction');
     }
   }
