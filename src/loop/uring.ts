@@ -73,7 +73,16 @@ export class RingFd {
   /** The last read was short: ask the kernel to wait for data before trying. */
   drained = false;
   closed = false;
-  constructor(readonly sock: Socket, readonly fd: number) {}
+  // Weak: the table must not keep a socket dropped without close() alive
+  // (its finalizer closes the fd, and the loop's registry drops this entry).
+  readonly #sock: WeakRef<Socket>;
+  constructor(sock: Socket, readonly fd: number) {
+    this.#sock = new WeakRef(sock);
+  }
+  /** The socket, or undefined once collected. */
+  get sock(): Socket | undefined {
+    return this.#sock.deref();
+  }
 }
 
 /** A ring for a loop (the mode was checked by chooseIo); throws if the kernel refuses. */
@@ -99,6 +108,10 @@ export class Uring implements CloseWatcher {
   readonly #fds = new Map<number, RingFd>();
   #selectorPolled = false;
   #closed = false;
+  // Sockets dropped without close(): their entries go when they are collected.
+  readonly #dropped = new FinalizationRegistry<RingFd>((state) => {
+    if (this.#fds.get(state.fd) === state) this.#forget(state);
+  });
 
   /** Records queued for the next enter (runAsync submits them before it idles). */
   get queued(): number {
@@ -122,6 +135,7 @@ export class Uring implements CloseWatcher {
       state = new RingFd(sock, fd);
       this.#fds.set(fd, state);
       addCloseWatcher(sock, this.#ref);
+      this.#dropped.register(sock, state, state);
     }
     return state;
   }
@@ -246,7 +260,9 @@ export class Uring implements CloseWatcher {
   // them, as the ring holds its own reference to the file.
   #forget(state: RingFd): void {
     this.#fds.delete(state.fd);
-    removeCloseWatcher(state.sock, this.#ref);
+    this.#dropped.unregister(state);
+    const sock = state.sock;
+    if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
     state.closed = true;
     let cancelled = false;
     for (const request of [state.reader, state.writer]) {
@@ -278,7 +294,9 @@ export class Uring implements CloseWatcher {
     this.#closed = true;
     this.#ring.close();
     for (const state of this.#fds.values()) {
-      removeCloseWatcher(state.sock, this.#ref);
+      this.#dropped.unregister(state);
+      const sock = state.sock;
+      if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
       if (state.accepted !== null) for (const fd of state.accepted) closeFd(fd);
     }
     this.#fds.clear();

@@ -10,6 +10,7 @@ import {
   CancelledError, type Coro, EventLoop, getRunningLoop, ioUringAvailable, OSError, PollSelector, run, sleep,
   Socket, socketpair,
 } from '../../src/index.js';
+import { leakedSince, openFds } from '../support/fds.js';
 import { listener, tcpPair } from './support.js';
 
 const IO = 'io_uring' as const;
@@ -256,6 +257,50 @@ describe.runIf(ioUringAvailable())('io_uring mode', () => {
         b.close();
       }
     });
+  });
+
+  it('lets the garbage collector close a socket dropped without close() after the ring used it', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    const loop = new EventLoop({ io: IO });
+    const before = openFds();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if (/unclosed Socket/.test(warning.message)) warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      // Both ends go through the ring (a receive and a send each), then are dropped.
+      (() => {
+        const [a, b] = nonBlockingPair();
+        loop.runUntilComplete((function* (): Coro<void> {
+          const reading = loop.createTask(loop.sockRecv(a, 10));
+          yield* loop.sockSendall(b, Buffer.from('x'));
+          expect((yield* reading).toString()).toBe('x');
+          const back = loop.createTask(loop.sockRecv(b, 10));
+          yield* loop.sockSendall(a, Buffer.from('y'));
+          expect((yield* back).toString()).toBe('y');
+        })());
+      })();
+      expect(leakedSince(before).length).toBe(2);
+      for (let i = 0; i < 50 && leakedSince(before).length > 0; i++) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(leakedSince(before)).toEqual([]);
+      expect(warnings.length).toBe(2);
+      // The loop goes on working.
+      const [c, d] = nonBlockingPair();
+      try {
+        d.send(Buffer.from('z'));
+        expect(loop.runUntilComplete(loop.sockRecv(c, 10)).toString()).toBe('z');
+      } finally {
+        c.close();
+        d.close();
+      }
+    } finally {
+      process.off('warning', onWarning);
+      loop.close();
+    }
   });
 
   it('runs many requests at once, more than one submission batch holds', () => {
