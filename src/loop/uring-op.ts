@@ -152,7 +152,7 @@ export abstract class RingOp<T> implements Coro<T>, RingRequest {
   }
 
   /** @internal */
-  _complete(res: number): void {
+  _complete(res: number, _flags: number): void {
     if (this.#orphaned) {
       this.salvage(res);
       this.#release();

@@ -9,6 +9,8 @@
 // wake-up pipe, tasks parked on fds): the selector's own epoll fd is polled
 // on the ring, so that one io_uring_enter waits for both, and the selector is
 // asked (select(0)) only in the iterations where it has something.
+import { release } from 'node:os';
+
 import { errorFromErrno } from '../errors.js';
 import {
   addCloseWatcher, closeFd, type CloseWatcher, type NativeRing, openRing, probeIoUring, removeCloseWatcher,
@@ -19,6 +21,7 @@ import type { Socket } from '../socket.js';
 import { describe } from '../validate.js';
 import type { FdState, IoWatcher } from './io.js';
 import type { Parking, Task } from './task.js';
+import type { RecvStream } from './uring-stream.js';
 
 /** The loop's I/O mode: readiness over a Selector, or completions over an io_uring. */
 export type IoMode = 'selector' | 'io_uring';
@@ -40,20 +43,27 @@ export function ioUringAvailable(): boolean {
 const FIELDS = 6;
 const F_OP = 0, F_FD = 1, F_USER = 2, F_OFFSET = 3, F_LENGTH = 4, F_FLAGS = 5;
 export const OP_RECV = 1, OP_SEND = 2, OP_ACCEPT = 3, OP_CONNECT = 4;
-const OP_CANCEL = 5, OP_POLL_IN = 6;
+const OP_CANCEL = 5, OP_POLL_IN = 6, OP_RECV_MULTI = 7, OP_BUF_RETURN = 8;
 // Records per enter; more are flushed early. The ring has as many slots.
 const SQ_RECORDS = 1024;
 const CQ_RECORDS = 2048;
+// Completions may queue a record each (a buffer given back, a cancel) while
+// they are delivered, when no early flush can happen: room for them.
+const SQ_SPARE = CQ_RECORDS;
+// Provided buffers for multishot receives: count (a power of two) and size.
+const BUFFERS = 1024;
+const BUFFER_SIZE = 4096;
 // user_data of the loop's own requests; ops use their slot number (>= 1).
 const SELECTOR_POLL = 0;
+const CQE_F_MORE = 2;
 const UNTRACKED = -2;
 
 /** What a completion is delivered to: an operation of uring-ops.ts. */
 export interface RingRequest extends Parking {
   /** @internal The ring's slot while in flight, else -1. */
   _slot: number;
-  /** @internal The kernel's result (>= 0, or -errno). */
-  _complete(res: number): void;
+  /** @internal The kernel's result (>= 0, or -errno) and the completion's flags. */
+  _complete(res: number, flags: number): void;
   /** @internal Its socket is being closed: cancel, and wake the task with an error. */
   _socketClosed(): void;
   /** @internal The name of the task that waits for it, for error messages. */
@@ -68,6 +78,8 @@ export class RingFd {
   stash: Buffer | null = null;
   /** Connections a cancelled accept got anyway: the next accept returns them first. */
   accepted: number[] | null = null;
+  /** The multishot receive and its unread bytes, once a read used it. */
+  stream: RecvStream | null = null;
   /** sockRecv's buffer for this socket, kept between reads (grown as asked). */
   scratch: Buffer | null = null;
   /** The last read was short: ask the kernel to wait for data before trying. */
@@ -97,11 +109,17 @@ export class Uring implements CloseWatcher {
   readonly #ref = new WeakRef<CloseWatcher>(this);
   readonly #selector: Selector<FdState>;
   readonly #io: IoWatcher;
-  readonly #sq = new Int32Array(SQ_RECORDS * FIELDS);
+  readonly #sq = new Int32Array((SQ_RECORDS + SQ_SPARE) * FIELDS);
+  #reaping = false;
   // The buffer of each record (the native side reads its address), by index.
   #bufs: Array<Uint8Array | null> = [];
   #queued = 0;
-  readonly #cq = new Int32Array(CQ_RECORDS * 2);
+  readonly #cq = new Int32Array(CQ_RECORDS * 3);
+  /** The provided buffers (multishot receives), or null where the kernel has none. */
+  readonly pool: Buffer | null = null;
+  readonly bufferSize = BUFFER_SIZE;
+  // Streams whose request ended for want of buffers (re-armed as one comes back).
+  #starved: RecvStream[] = [];
   // Requests in flight by slot; slot 0 is the selector's poll.
   readonly #requests: Array<RingRequest | null> = [null];
   readonly #free: number[] = [];
@@ -124,6 +142,38 @@ export class Uring implements CloseWatcher {
     this.#ring = ring;
     this.#selector = selector;
     this.#io = io;
+    if (multishotKernel() && process.env.NS_URING_MULTISHOT !== '0') {
+      const memory = new ArrayBuffer(BUFFERS * BUFFER_SIZE);
+      if (ring.setupBuffers(memory, BUFFERS, BUFFER_SIZE) === 0) this.pool = Buffer.from(memory);
+    }
+  }
+
+  /** Arms `stream`'s multishot receive (submitted by the next enter). */
+  armStream(stream: RecvStream): void {
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#requests.length;
+    this.#requests[slot] = stream;
+    stream._slot = slot;
+    this.#push(OP_RECV_MULTI, stream.fd, slot, 0, 0, 0, null);
+  }
+
+  /** Gives provided buffer `bid` back to the kernel (with the next enter). */
+  returnBuffer(bid: number): void {
+    this.#push(OP_BUF_RETURN, -1, UNTRACKED, bid, 0, 0, null);
+    const starved = this.#starved;
+    if (starved.length > 0) {
+      this.#starved = [];
+      for (const stream of starved) if (stream.waiter !== null) stream.arm();
+    }
+  }
+
+  /** `stream` ran out of provided buffers. */
+  starved(stream: RecvStream): void {
+    this.#starved.push(stream);
+  }
+
+  /** Cancels the request in `slot` (its completion still comes). */
+  cancelSlot(slot: number): void {
+    this.#push(OP_CANCEL, -1, UNTRACKED, slot, 0, 0, null);
   }
 
   /** The state of `sock`'s fd, made on first use. */
@@ -143,7 +193,7 @@ export class Uring implements CloseWatcher {
   /** The task whose request is in flight on `fd` for reading (or writing), if any. */
   busyWith(fd: number, reads: boolean): RingRequest | null {
     const state = this.#fds.get(fd);
-    return state === undefined ? null : reads ? state.reader : state.writer;
+    return state === undefined ? null : reads ? state.reader ?? (state.stream?.waiter != null ? state.stream : null) : state.writer;
   }
 
   /** Queues `request` (parking `task` on it): submitted by the next iteration's enter. */
@@ -169,7 +219,7 @@ export class Uring implements CloseWatcher {
   }
 
   #push(op: number, fd: number, user: number, offset: number, length: number, flags: number, buf: Uint8Array | null): void {
-    if (this.#queued === SQ_RECORDS) this.#enter(0);
+    if (this.#queued >= SQ_RECORDS && !this.#reaping) this.#enter(0);
     const sq = this.#sq;
     const at = this.#queued * FIELDS;
     sq[at + F_OP] = op;
@@ -213,14 +263,19 @@ export class Uring implements CloseWatcher {
     const cq = this.#cq;
     const requests = this.#requests;
     let selectorReady = false;
-    for (let i = 0; i < 2 * n; i += 2) {
+    this.#reaping = true;
+    for (let i = 0; i < 3 * n; i += 3) {
       const user = cq[i]!;
       if (user > 0) {
         const request = requests[user]!;
-        requests[user] = null;
-        this.#free.push(user);
-        request._slot = -1;
-        request._complete(cq[i + 1]!);
+        const flags = cq[i + 2]!;
+        // A multishot request goes on until a completion without MORE.
+        if ((flags & CQE_F_MORE) === 0) {
+          requests[user] = null;
+          this.#free.push(user);
+          request._slot = -1;
+        }
+        request._complete(cq[i + 1]!, flags);
       } else if (user === SELECTOR_POLL) {
         // One-shot, re-armed by the next wait: a re-armed poll reports an
         // fd that is still ready at once, so readiness stays level-triggered.
@@ -228,6 +283,7 @@ export class Uring implements CloseWatcher {
         selectorReady = true;
       }
     }
+    this.#reaping = false;
     return selectorReady;
   }
 
@@ -265,6 +321,10 @@ export class Uring implements CloseWatcher {
     if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
     state.closed = true;
     let cancelled = false;
+    if (state.stream !== null) {
+      cancelled = state.stream._slot >= 0;
+      state.stream._socketClosed();
+    }
     for (const request of [state.reader, state.writer]) {
       if (request !== null && request._slot >= 0) {
         request._socketClosed();
@@ -294,6 +354,7 @@ export class Uring implements CloseWatcher {
     this.#closed = true;
     this.#ring.close();
     for (const state of this.#fds.values()) {
+      state.stream?.dropped();
       this.#dropped.unregister(state);
       const sock = state.sock;
       if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
@@ -304,6 +365,12 @@ export class Uring implements CloseWatcher {
     this.#free.length = 0;
     this.waiting = 0;
   }
+}
+
+// Multishot receive over a ring of provided buffers: Linux 6.0.
+function multishotKernel(): boolean {
+  const [major = 0, minor = 0] = release().split('.').map((part) => Number.parseInt(part, 10));
+  return major > 6 || (major === 6 && minor >= 0);
 }
 
 // The whole loop test suite runs once per mode: its setup sets this (LOOP_IO).
