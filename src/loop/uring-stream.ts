@@ -105,6 +105,7 @@ export class RecvStream implements RingRequest {
   _complete(res: number, flags: number): void {
     if ((flags & CQE_F_BUFFER) !== 0) {
       const bid = flags >>> BUFFER_SHIFT;
+      this.ring.buffersHeld++;
       if (res > 0 && !this.#closed) {
         this.#chunks.push(bid, 0, res);
         this.#queued += res;

@@ -118,6 +118,8 @@ export class Uring implements CloseWatcher {
   /** The provided buffers (multishot receives), or null where the kernel has none. */
   readonly pool: Buffer | null = null;
   readonly bufferSize = BUFFER_SIZE;
+  /** Provided buffers the kernel filled that are not given back yet. */
+  buffersHeld = 0;
   // Streams whose request ended for want of buffers (re-armed as one comes back).
   #starved: RecvStream[] = [];
   // Requests in flight by slot; slot 0 is the selector's poll.
@@ -128,7 +130,7 @@ export class Uring implements CloseWatcher {
   #closed = false;
   // Sockets dropped without close(): their entries go when they are collected.
   readonly #dropped = new FinalizationRegistry<RingFd>((state) => {
-    if (this.#fds.get(state.fd) === state) this.#forget(state);
+    if (this.#fds.get(state.fd) === state) this.#forget(state, false);
   });
 
   /** Records queued for the next enter (runAsync submits them before it idles). */
@@ -158,6 +160,7 @@ export class Uring implements CloseWatcher {
 
   /** Gives provided buffer `bid` back to the kernel (with the next enter). */
   returnBuffer(bid: number): void {
+    this.buffersHeld--;
     this.#push(OP_BUF_RETURN, -1, UNTRACKED, bid, 0, 0, null);
     const starved = this.#starved;
     if (starved.length > 0) {
@@ -314,7 +317,8 @@ export class Uring implements CloseWatcher {
   // The socket is going: its waiters wake (their next step throws EBADF),
   // and their requests are cancelled: closing the fd alone would not end
   // them, as the ring holds its own reference to the file.
-  #forget(state: RingFd): void {
+  // `now`: submit the cancels at once (not from a finalizer, outside the loop's run).
+  #forget(state: RingFd, now = true): void {
     this.#fds.delete(state.fd);
     this.#dropped.unregister(state);
     const sock = state.sock;
@@ -334,7 +338,7 @@ export class Uring implements CloseWatcher {
     // Cancel now, not at the next iteration: a request in flight holds the
     // file, so until then the fd's close would not reach the socket (a
     // listener would go on taking connections, a peer would see no FIN).
-    if (cancelled && !this.#closed) this.#enter(0);
+    if (cancelled && now && !this.#closed) this.#enter(0);
     state.reader = null;
     state.writer = null;
     if (state.accepted !== null) {
