@@ -6,7 +6,7 @@
 // in uring-op.ts.
 import { SO_ERROR, SOL_SOCKET } from '../constants.js';
 import { errno, errorFromErrno } from '../errors.js';
-import { closeFd, trySend } from '../loop-interface.js';
+import { closeFd } from '../loop-interface.js';
 import { type Address, resolveAddress, Socket } from '../socket.js';
 import { checkBytes, checkInt, INT32_MAX } from '../validate.js';
 import type { IoWatcher } from './io.js';
@@ -114,20 +114,8 @@ export class RingSendallOp extends RingOp<void> {
     this.#data = checkBytes(this.arg, 'data');
   }
 
-  // Nothing of this socket's is in flight (uring-op.ts checked): send
-  // directly, as the selector mode does. On loopback and with room in the
-  // socket's buffer this finishes here, and the task goes on without a ring
-  // round trip (one send beats the enter that would submit and reap it).
   protected override takeLeftover(): boolean {
-    const data = this.#data;
-    const length = data.byteLength;
-    while (this.#offset < length) {
-      const sent = trySend(this.fd, data, this.#offset, length - this.#offset);
-      if (sent === -EAGAIN) return false;
-      if (sent < 0) throw errorFromErrno(-sent, 'send');
-      this.#offset += sent;
-    }
-    return true;
+    return this.#data.byteLength === 0;
   }
 
   protected issue(): void {
