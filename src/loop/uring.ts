@@ -126,6 +126,7 @@ export class Uring implements CloseWatcher {
   readonly #requests: Array<RingRequest | null> = [null];
   readonly #free: number[] = [];
   readonly #fds = new Map<number, RingFd>();
+  readonly #bySock = new WeakMap<Socket, RingFd>();
   #selectorPolled = false;
   #closed = false;
   // Sockets dropped without close(): their entries go when they are collected.
@@ -181,15 +182,18 @@ export class Uring implements CloseWatcher {
 
   /** The state of `sock`'s fd, made on first use. */
   fdState(sock: Socket, fd: number): RingFd {
-    let state = this.#fds.get(fd);
-    if (state === undefined || state.sock !== sock) {
-      // A new Socket over a reused fd number: the old entry is stale.
-      if (state !== undefined) this.#forget(state);
-      state = new RingFd(sock, fd);
-      this.#fds.set(fd, state);
-      addCloseWatcher(sock, this.#ref);
-      this.#dropped.register(sock, state, state);
-    }
+    // By socket, not fd: cheaper than a WeakRef's deref on every operation,
+    // and an fd changes only by close or detach, which forget the entry.
+    const known = this.#bySock.get(sock);
+    if (known !== undefined && !known.closed) return known;
+    // A new Socket over a reused fd number: the old entry is stale.
+    const stale = this.#fds.get(fd);
+    if (stale !== undefined) this.#forget(stale);
+    const state = new RingFd(sock, fd);
+    this.#fds.set(fd, state);
+    this.#bySock.set(sock, state);
+    addCloseWatcher(sock, this.#ref);
+    this.#dropped.register(sock, state, state);
     return state;
   }
 
