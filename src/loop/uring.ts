@@ -145,7 +145,7 @@ export class Uring implements CloseWatcher {
     this.#ring = ring;
     this.#selector = selector;
     this.#io = io;
-    if (multishotKernel() && process.env.NS_URING_MULTISHOT !== '0') {
+    if (multishotAllowed && multishotKernel()) {
       const memory = new ArrayBuffer(BUFFERS * BUFFER_SIZE);
       if (ring.setupBuffers(memory, BUFFERS, BUFFER_SIZE) === 0) this.pool = Buffer.from(memory);
     }
@@ -373,6 +373,13 @@ export class Uring implements CloseWatcher {
     this.#free.length = 0;
     this.waiting = 0;
   }
+}
+
+let multishotAllowed = true;
+
+/** @internal For the tests: new rings use one request per receive even where multishot works. */
+export function setUringMultishot(on: boolean): void {
+  multishotAllowed = on;
 }
 
 // Multishot receive over a ring of provided buffers: Linux 6.0.

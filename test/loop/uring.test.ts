@@ -4,12 +4,13 @@
 // echo, and runAsync.
 import { createHash, randomBytes } from 'node:crypto';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   CancelledError, type Coro, EventLoop, getRunningLoop, ioUringAvailable, OSError, PollSelector, run, sleep,
   Socket, socketpair,
 } from '../../src/index.js';
+import { setUringMultishot } from '../../src/loop/uring.js';
 import { leakedSince, openFds } from '../support/fds.js';
 import { listener, tcpPair } from './support.js';
 
@@ -55,7 +56,11 @@ describe('io_uring mode: choosing it', () => {
   });
 });
 
-describe.runIf(ioUringAvailable())('io_uring mode', () => {
+// Where the kernel has multishot receive, once with it and once with one request per receive.
+describe.runIf(ioUringAvailable()).each(['multishot', 'single-shot'])('io_uring mode (%s receives)', (receives) => {
+  beforeAll(() => setUringMultishot(receives === 'multishot'));
+  afterAll(() => setUringMultishot(true));
+
   it('says which mode a loop is in, read-only', () => {
     withRingLoop((loop) => {
       expect(loop.io).toBe('io_uring');
