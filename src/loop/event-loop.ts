@@ -18,7 +18,7 @@ import { SendfileOp } from './sendfile.js';
 import { RecvfromOp, SendtoOp } from './sock-dgram.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
 import { RingAcceptOp, RingConnectOp, RingRecvOp, RingSendallOp } from './uring-ops.js';
-import { StreamRecvOp } from './uring-stream.js';
+import { StreamRecvOp, streams } from './uring-stream.js';
 import type { Coro } from './futures.js';
 import { type Awaitable, describeError, type Task } from './task.js';
 import { Handle } from './timers.js';
@@ -216,7 +216,7 @@ export class EventLoop extends BaseEventLoop {
   sockRecv(sock: Socket, n: number): Coro<Buffer> {
     const ring = this._uring;
     if (ring !== null) {
-      return ring.pool !== null ? new StreamRecvOp<Buffer>(this, ring, this._io, sock, n, true)
+      return streams(ring, sock) ? new StreamRecvOp<Buffer>(this, ring, this._io, sock, n, true)
         : new RingRecvOp<Buffer>(this, ring, this._io, sock, n, true);
     }
     return new RecvOp<Buffer>(this, this._io, sock, n, true);
@@ -226,7 +226,7 @@ export class EventLoop extends BaseEventLoop {
   sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
     const ring = this._uring;
     if (ring !== null) {
-      return ring.pool !== null ? new StreamRecvOp<number>(this, ring, this._io, sock, buf, false)
+      return streams(ring, sock) ? new StreamRecvOp<number>(this, ring, this._io, sock, buf, false)
         : new RingRecvOp<number>(this, ring, this._io, sock, buf, false);
     }
     return new RecvOp<number>(this, this._io, sock, buf, false);

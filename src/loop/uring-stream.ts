@@ -7,7 +7,8 @@
 // rest stays in the kernel) and armed again when a reader has emptied it.
 import { errno, errorFromErrno } from '../errors.js';
 import { EVENT_READ } from '../selector.js';
-import type { Socket } from '../socket.js';
+import { SOCK_STREAM } from '../constants.js';
+import { Socket } from '../socket.js';
 import { checkBytes, checkInt, INT32_MAX } from '../validate.js';
 import type { Coro } from './futures.js';
 import type { IoWatcher } from './io.js';
@@ -23,6 +24,15 @@ const BUFFER_SHIFT = 16;
 /** Bytes a socket may hold unread before its request is cancelled. */
 const MAX_QUEUED = 64 * 1024;
 const SMALL_COPY = 128;
+
+/**
+ * Whether `sock`'s receives go through a RecvStream: stream sockets where the
+ * ring has provided buffers. Not datagrams: each read must return one
+ * datagram whole, which a fixed-size buffer could cut and a queue would merge.
+ */
+export function streams(ring: Uring, sock: unknown): boolean {
+  return ring.pool !== null && sock instanceof Socket && sock.type === SOCK_STREAM;
+}
 
 const PARKED_STEP: IteratorResult<unknown, never> = Object.freeze({ done: false, value: PARKED });
 

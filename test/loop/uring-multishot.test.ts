@@ -5,7 +5,9 @@ import { createHash, randomBytes } from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
-import { type Coro, EventLoop, ioUringAvailable, OSError, sleep, Socket, socketpair } from '../../src/index.js';
+import {
+  AF_INET, type Coro, EventLoop, ioUringAvailable, OSError, SOCK_DGRAM, sleep, Socket, socketpair,
+} from '../../src/index.js';
 
 function withStreamLoop<T>(body: (loop: EventLoop) => T): T {
   const loop = new EventLoop({ io: 'io_uring' });
@@ -14,6 +16,13 @@ function withStreamLoop<T>(body: (loop: EventLoop) => T): T {
   } finally {
     loop.close();
   }
+}
+
+/** A lost byte would leave a read waiting forever: close `socks` after a while, so it fails instead (EBADF). */
+function bounded(loop: EventLoop, ...socks: Socket[]): void {
+  loop.callLater(10_000, () => {
+    for (const sock of socks) sock.close();
+  });
 }
 
 function nonBlockingPair(): [Socket, Socket] {
@@ -35,6 +44,7 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
   it('keeps bytes that arrive while no task reads, in order, at most n per read', () => {
     withStreamLoop((loop) => {
       const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
       try {
         const text = loop.runUntilComplete((function* (): Coro<string> {
           b.send(Buffer.from('0'));
@@ -63,6 +73,7 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
   it('fills the caller\'s buffer with sockRecvInto from bytes queued across several completions', () => {
     withStreamLoop((loop) => {
       const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
       try {
         const got = loop.runUntilComplete((function* (): Coro<string> {
           b.send(Buffer.from('x'));
@@ -87,6 +98,7 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
     withStreamLoop((loop) => {
       const [a, b] = nonBlockingPair();
       const data = randomBytes(4 * 1024 * 1024);
+      bounded(loop, a, b);
       try {
         const digest = loop.runUntilComplete((function* (): Coro<string> {
           const sender = loop.createTask(loop.sockSendall(b, data));
@@ -120,6 +132,7 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
   it('leaves the bytes a cancelled reader was woken for to the next reader', () => {
     withStreamLoop((loop) => {
       const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
       try {
         const got = loop.runUntilComplete((function* (): Coro<string> {
           const first = loop.createTask(loop.sockRecv(a, 100));
@@ -191,6 +204,7 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
   it('lets the peer see the close of a socket whose request was armed (no file kept open by the ring)', () => {
     withStreamLoop((loop) => {
       const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
       try {
         loop.runUntilComplete((function* (): Coro<void> {
           b.send(Buffer.from('x'));
@@ -198,6 +212,33 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
           a.close();
           expect((yield* loop.sockRecv(b, 10)).length).toBe(0); // EOF
         })());
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+
+  it('receives datagrams one whole datagram per read, even larger than a provided buffer', () => {
+    withStreamLoop((loop) => {
+      const a = new Socket(AF_INET, SOCK_DGRAM);
+      const b = new Socket(AF_INET, SOCK_DGRAM);
+      try {
+        a.bind(['127.0.0.1', 0]);
+        a.setBlocking(false);
+        b.connect(a.getsockname());
+        bounded(loop, a, b);
+        const big = randomBytes(loop._uring!.bufferSize * 2 + 10);
+        const got = loop.runUntilComplete((function* (): Coro<Buffer[]> {
+          b.send(Buffer.from('one'));
+          const first = yield* loop.sockRecv(a, 65536);
+          b.send(big);
+          b.send(Buffer.from('two'));
+          yield* sleep(1);
+          return [first, yield* loop.sockRecv(a, 65536), yield* loop.sockRecv(a, 65536)];
+        })());
+        expect(got.map((d) => d.length)).toEqual([3, big.length, 3]);
+        expect(got[1]!.equals(big)).toBe(true);
       } finally {
         a.close();
         b.close();
