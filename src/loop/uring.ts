@@ -163,11 +163,6 @@ export class Uring implements CloseWatcher {
   returnBuffer(bid: number): void {
     this.buffersHeld--;
     this.#push(OP_BUF_RETURN, -1, UNTRACKED, bid, 0, 0, null);
-    const starved = this.#starved;
-    if (starved.length > 0) {
-      this.#starved = [];
-      for (const stream of starved) if (stream.waiter !== null) stream.arm();
-    }
   }
 
   /** `stream` ran out of provided buffers. */
@@ -245,6 +240,13 @@ export class Uring implements CloseWatcher {
    * events if its fd polled ready.
    */
   wait(timeout: number | null): void {
+    // Streams that ran out of buffers try again, now that some may be back
+    // (here, not as each comes back: no records queued while reaping).
+    if (this.#starved.length > 0) {
+      const starved = this.#starved;
+      this.#starved = [];
+      for (const stream of starved) if (stream.waiter !== null) stream.arm();
+    }
     if (!this.#selectorPolled) {
       this.#selectorPolled = true;
       this.#push(OP_POLL_IN, this.#selector.fileno(), SELECTOR_POLL, 0, 0, 0, null);

@@ -227,6 +227,20 @@ describe.runIf(ioUringAvailable()).each(['multishot', 'single-shot'])('io_uring 
     });
   });
 
+  it('counts a request once when its task is cancelled and its socket closed in the same turn', () => {
+    withRingLoop((loop) => {
+      const [server] = listener();
+      const accepting = loop.createTask(loop.sockAccept(server));
+      loop.runUntilComplete(sleep(1));
+      accepting.cancel();
+      server.close();
+      expect(loop._uring!.waiting).toBe(0);
+      loop.runUntilComplete(sleep(1));
+      expect(accepting.cancelled()).toBe(true);
+      expect(loop._uring!.waiting).toBe(0);
+    });
+  });
+
   it('closes a listener with an accept in flight at once: the next connect is refused', () => {
     withRingLoop((loop) => {
       const [server, port] = listener();
