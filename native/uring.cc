@@ -23,6 +23,7 @@
 #if defined(NS_HAVE_LIBURING)
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #endif
@@ -36,7 +37,15 @@ namespace {
 enum Field { kOp, kFd, kUser, kOffset, kLength, kFlags, kFields };
 // The record's operations. The byte range of RECV/SEND and the sockaddr of
 // CONNECT come from the JS array passed alongside, at the record's index.
-enum Op { kRecv = 1, kSend = 2, kAccept = 3, kConnect = 4, kCancel = 5, kPollIn = 6 };
+enum Op {
+  kRecv = 1, kSend = 2, kAccept = 3, kConnect = 4, kCancel = 5, kPollIn = 6,
+  // A multishot receive into the provided buffers (setupBuffers).
+  kRecvMulti = 7,
+  // Not a request: buffer kOffset of the provided buffers goes back to the kernel.
+  kBufReturn = 8,
+};
+// The one buffer group of a ring's provided buffers.
+constexpr int kBufGroup = 0;
 // user_data values below 1 are the loop's own requests (the selector poll,
 // cancels); only requests with user_data >= 1 count as in flight.
 
@@ -57,6 +66,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
                        {
                            InstanceMethod<&NativeRing::Enter>("enter"),
                            InstanceMethod<&NativeRing::StartWatch>("startWatch"),
+                           InstanceMethod<&NativeRing::SetupBuffers>("setupBuffers"),
                            InstanceMethod<&NativeRing::StopWatch>("stopWatch"),
                            InstanceMethod<&NativeRing::Close>("close"),
                        });
@@ -144,15 +154,25 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
     }
     Napi::Int32Array sq = info[1].As<Napi::Int32Array>();
     Napi::Int32Array cq = info[4].As<Napi::Int32Array>();
-    if (count < 0 || static_cast<size_t>(count) * kFields > sq.ElementLength() || cq.ElementLength() < 2) {
+    if (count < 0 || static_cast<size_t>(count) * kFields > sq.ElementLength() || cq.ElementLength() < 3) {
       Napi::RangeError::New(env, "count is outside the submission array").ThrowAsJavaScriptException();
       return {};
     }
     napi_value bufs = info[2];
     const int32_t* rec = sq.Data();
+    int returned = 0;
     for (int i = 0; i < count; i++, rec += kFields) {
-      if (!Prepare(env, rec, bufs, static_cast<uint32_t>(i))) return {};
+      if (rec[kOp] == kBufReturn) {
+        if (ReturnBuffer(rec[kOffset], returned)) returned++;
+        continue;
+      }
+      if (!Prepare(env, rec, bufs, static_cast<uint32_t>(i))) {
+        if (returned > 0) io_uring_buf_ring_advance(buf_ring_, returned);
+        return {};
+      }
     }
+    // Seen by the kernel before the submissions below can pick a buffer.
+    if (returned > 0) io_uring_buf_ring_advance(buf_ring_, returned);
 
     int rc;
     if (timeout_ms == 0 || std::isnan(timeout_ms)) {
@@ -220,6 +240,15 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
       case kPollIn:
         io_uring_prep_poll_add(sqe, fd, POLLIN);
         break;
+      case kRecvMulti:
+        if (buf_ring_ == nullptr) {
+          Napi::Error::New(env, "no provided buffers (setupBuffers)").ThrowAsJavaScriptException();
+          return refuse();
+        }
+        io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = kBufGroup;
+        break;
       default:
         Napi::RangeError::New(env, "unknown submission op").ThrowAsJavaScriptException();
         return refuse();
@@ -255,21 +284,73 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
     }
   }
 
-  // Copies every posted completion into cq (as many as fit; the rest wait
-  // for the next call) and marks them seen.
+  // Copies every posted completion into cq as (user_data, res, flags)
+  // (as many as fit; the rest wait for the next call) and marks them seen.
   int Reap(Napi::Int32Array& cq) {
     int32_t* out = cq.Data();
-    const unsigned capacity = static_cast<unsigned>(cq.ElementLength() / 2);
+    const unsigned capacity = static_cast<unsigned>(cq.ElementLength() / 3);
     unsigned head, n = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
       if (n == capacity) break;
-      out[2 * n] = static_cast<int32_t>(static_cast<int64_t>(cqe->user_data));
-      out[2 * n + 1] = cqe->res;
+      out[3 * n] = static_cast<int32_t>(static_cast<int64_t>(cqe->user_data));
+      out[3 * n + 1] = cqe->res;
+      out[3 * n + 2] = static_cast<int32_t>(cqe->flags);
       n++;
     }
     io_uring_cq_advance(&ring_, n);
     return static_cast<int>(n);
+  }
+
+  // setupBuffers(memory: ArrayBuffer, count, size) -> 0 | -errno: registers
+  // `count` (a power of two) buffers of `size` bytes, laid end to end in
+  // `memory`, as the ring's provided buffers, numbered 0..count-1. The ring
+  // holds `memory` until it closes (the kernel writes into it).
+  Napi::Value SetupBuffers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int count, size;
+    if (!Open(env) || !ArgInt(info, 1, &count) || !ArgInt(info, 2, &size)) return {};
+    if (!info[0].IsArrayBuffer()) {
+      Napi::TypeError::New(env, "memory must be an ArrayBuffer").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::ArrayBuffer memory = info[0].As<Napi::ArrayBuffer>();
+    if (buf_ring_ != nullptr || count < 1 || count > 32768 || (count & (count - 1)) != 0 || size < 1 ||
+        static_cast<size_t>(count) * static_cast<size_t>(size) > memory.ByteLength()) {
+      Napi::RangeError::New(env, "bad provided-buffer layout").ThrowAsJavaScriptException();
+      return {};
+    }
+    size_t ring_bytes = static_cast<size_t>(count) * sizeof(io_uring_buf);
+    void* mem = mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) return Errno(env, errno);
+    auto* br = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(br);
+    reg.ring_entries = static_cast<uint32_t>(count);
+    reg.bgid = kBufGroup;
+    int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+    if (rc < 0) {
+      munmap(mem, ring_bytes);
+      return Errno(env, -rc);
+    }
+    buf_ring_ = br;
+    buf_ring_bytes_ = ring_bytes;
+    buf_count_ = count;
+    buf_size_ = size;
+    buf_base_ = static_cast<uint8_t*>(memory.Data());
+    buf_memory_ = Napi::Persistent(memory);
+    for (int i = 0; i < count; i++) ReturnBuffer(i, i);
+    io_uring_buf_ring_advance(buf_ring_, count);
+    return Napi::Number::New(env, 0);
+  }
+
+  // Puts buffer `bid` at slot `at` past the ring's tail (advanced by the caller).
+  bool ReturnBuffer(int bid, int at) {
+    if (buf_ring_ == nullptr || bid < 0 || bid >= buf_count_) return false;
+    io_uring_buf_ring_add(buf_ring_, buf_base_ + static_cast<size_t>(bid) * buf_size_, static_cast<unsigned>(buf_size_),
+                          static_cast<unsigned short>(bid), io_uring_buf_ring_mask(buf_count_), at);
+    return true;
   }
 
   // startWatch(callback) -> 0 | -errno: libuv calls `callback` on this
@@ -314,6 +395,12 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
       io_uring_queue_exit(&ring_);
       open_ = false;
     }
+    // Only now that the kernel no longer writes into them.
+    if (buf_ring_ != nullptr) {
+      munmap(buf_ring_, buf_ring_bytes_);
+      buf_ring_ = nullptr;
+      buf_memory_.Reset();
+    }
     if (event_fd_ >= 0) close(event_fd_);
     event_fd_ = -1;
   }
@@ -322,6 +409,13 @@ class NativeRing : public Napi::ObjectWrap<NativeRing>, public EnvResource {
   bool open_ = false;
   bool defer_ = false;
   int event_fd_ = -1;
+  // The provided buffers (setupBuffers), if any.
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_bytes_ = 0;
+  int buf_count_ = 0;
+  int buf_size_ = 0;
+  uint8_t* buf_base_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> buf_memory_;
   Instance* instance_;
   FdWatch watch_;
 };

@@ -18,6 +18,7 @@ export interface NativeSelector {
   takeSignals(): number[];
   startWatch(callback: () => void): number;
   stopWatch(): void;
+  setupBuffers(memory: ArrayBuffer, count: number, size: number): number;
   close(): void;
 }
 
@@ -26,6 +27,7 @@ export interface NativeRing {
   enter(count: number, sq: Int32Array, bufs: Array<Uint8Array | null>, timeoutMs: number, cq: Int32Array): number;
   startWatch(callback: () => void): number;
   stopWatch(): void;
+  setupBuffers(memory: ArrayBuffer, count: number, size: number): number;
   close(): void;
 }
 

@@ -18,6 +18,7 @@ import { SendfileOp } from './sendfile.js';
 import { RecvfromOp, SendtoOp } from './sock-dgram.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
 import { RingAcceptOp, RingConnectOp, RingRecvOp, RingSendallOp } from './uring-ops.js';
+import { StreamRecvOp, streams } from './uring-stream.js';
 import type { Coro } from './futures.js';
 import { type Awaitable, describeError, type Task } from './task.js';
 import { Handle } from './timers.js';
@@ -214,14 +215,20 @@ export class EventLoop extends BaseEventLoop {
   /** Receives up to `n` bytes; an empty Buffer means the peer closed (EOF). */
   sockRecv(sock: Socket, n: number): Coro<Buffer> {
     const ring = this._uring;
-    if (ring !== null) return new RingRecvOp<Buffer>(this, ring, this._io, sock, n, true);
+    if (ring !== null) {
+      return streams(ring, sock) ? new StreamRecvOp<Buffer>(this, ring, this._io, sock, n, true)
+        : new RingRecvOp<Buffer>(this, ring, this._io, sock, n, true);
+    }
     return new RecvOp<Buffer>(this, this._io, sock, n, true);
   }
 
   /** Receives into `buf`; returns the byte count (0 at EOF). Allocates nothing. */
   sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
     const ring = this._uring;
-    if (ring !== null) return new RingRecvOp<number>(this, ring, this._io, sock, buf, false);
+    if (ring !== null) {
+      return streams(ring, sock) ? new StreamRecvOp<number>(this, ring, this._io, sock, buf, false)
+        : new RingRecvOp<number>(this, ring, this._io, sock, buf, false);
+    }
     return new RecvOp<number>(this, this._io, sock, buf, false);
   }
 

@@ -152,7 +152,7 @@ export abstract class RingOp<T> implements Coro<T>, RingRequest {
   }
 
   /** @internal */
-  _complete(res: number): void {
+  _complete(res: number, _flags: number): void {
     if (this.#orphaned) {
       this.salvage(res);
       this.#release();
@@ -173,8 +173,10 @@ export abstract class RingOp<T> implements Coro<T>, RingRequest {
   /** @internal */
   _socketClosed(): void {
     this.#socketClosed = true;
-    const waiting = this.phase === IN_FLIGHT || this.phase === BEHIND;
-    if (this.phase === IN_FLIGHT) this.#orphan();
+    // An orphaned request's task stopped waiting already (cancelled, not yet resumed).
+    const inFlight = this.phase === IN_FLIGHT && !this.#orphaned;
+    const waiting = inFlight || this.phase === BEHIND;
+    if (inFlight) this.#orphan();
     else if (this.phase === BEHIND) this.ring.waiting--;
     const next = this.#next;
     this.#next = null;

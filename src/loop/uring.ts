@@ -9,6 +9,8 @@
 // wake-up pipe, tasks parked on fds): the selector's own epoll fd is polled
 // on the ring, so that one io_uring_enter waits for both, and the selector is
 // asked (select(0)) only in the iterations where it has something.
+import { release } from 'node:os';
+
 import { errorFromErrno } from '../errors.js';
 import {
   addCloseWatcher, closeFd, type CloseWatcher, type NativeRing, openRing, probeIoUring, removeCloseWatcher,
@@ -19,6 +21,7 @@ import type { Socket } from '../socket.js';
 import { describe } from '../validate.js';
 import type { FdState, IoWatcher } from './io.js';
 import type { Parking, Task } from './task.js';
+import type { RecvStream } from './uring-stream.js';
 
 /** The loop's I/O mode: readiness over a Selector, or completions over an io_uring. */
 export type IoMode = 'selector' | 'io_uring';
@@ -40,20 +43,27 @@ export function ioUringAvailable(): boolean {
 const FIELDS = 6;
 const F_OP = 0, F_FD = 1, F_USER = 2, F_OFFSET = 3, F_LENGTH = 4, F_FLAGS = 5;
 export const OP_RECV = 1, OP_SEND = 2, OP_ACCEPT = 3, OP_CONNECT = 4;
-const OP_CANCEL = 5, OP_POLL_IN = 6;
+const OP_CANCEL = 5, OP_POLL_IN = 6, OP_RECV_MULTI = 7, OP_BUF_RETURN = 8;
 // Records per enter; more are flushed early. The ring has as many slots.
 const SQ_RECORDS = 1024;
 const CQ_RECORDS = 2048;
+// Completions may queue a record each (a buffer given back, a cancel) while
+// they are delivered, when no early flush can happen: room for them.
+const SQ_SPARE = CQ_RECORDS;
+// Provided buffers for multishot receives: count (a power of two) and size.
+const BUFFERS = 1024;
+const BUFFER_SIZE = 4096;
 // user_data of the loop's own requests; ops use their slot number (>= 1).
 const SELECTOR_POLL = 0;
+const CQE_F_MORE = 2;
 const UNTRACKED = -2;
 
 /** What a completion is delivered to: an operation of uring-ops.ts. */
 export interface RingRequest extends Parking {
   /** @internal The ring's slot while in flight, else -1. */
   _slot: number;
-  /** @internal The kernel's result (>= 0, or -errno). */
-  _complete(res: number): void;
+  /** @internal The kernel's result (>= 0, or -errno) and the completion's flags. */
+  _complete(res: number, flags: number): void;
   /** @internal Its socket is being closed: cancel, and wake the task with an error. */
   _socketClosed(): void;
   /** @internal The name of the task that waits for it, for error messages. */
@@ -68,12 +78,23 @@ export class RingFd {
   stash: Buffer | null = null;
   /** Connections a cancelled accept got anyway: the next accept returns them first. */
   accepted: number[] | null = null;
+  /** The multishot receive and its unread bytes, once a read used it. */
+  stream: RecvStream | null = null;
   /** sockRecv's buffer for this socket, kept between reads (grown as asked). */
   scratch: Buffer | null = null;
   /** The last read was short: ask the kernel to wait for data before trying. */
   drained = false;
   closed = false;
-  constructor(readonly sock: Socket, readonly fd: number) {}
+  // Weak: the table must not keep a socket dropped without close() alive
+  // (its finalizer closes the fd, and the loop's registry drops this entry).
+  readonly #sock: WeakRef<Socket>;
+  constructor(sock: Socket, readonly fd: number) {
+    this.#sock = new WeakRef(sock);
+  }
+  /** The socket, or undefined once collected. */
+  get sock(): Socket | undefined {
+    return this.#sock.deref();
+  }
 }
 
 /** A ring for a loop (the mode was checked by chooseIo); throws if the kernel refuses. */
@@ -88,17 +109,30 @@ export class Uring implements CloseWatcher {
   readonly #ref = new WeakRef<CloseWatcher>(this);
   readonly #selector: Selector<FdState>;
   readonly #io: IoWatcher;
-  readonly #sq = new Int32Array(SQ_RECORDS * FIELDS);
+  readonly #sq = new Int32Array((SQ_RECORDS + SQ_SPARE) * FIELDS);
+  #reaping = false;
   // The buffer of each record (the native side reads its address), by index.
   #bufs: Array<Uint8Array | null> = [];
   #queued = 0;
-  readonly #cq = new Int32Array(CQ_RECORDS * 2);
+  readonly #cq = new Int32Array(CQ_RECORDS * 3);
+  /** The provided buffers (multishot receives), or null where the kernel has none. */
+  readonly pool: Buffer | null = null;
+  readonly bufferSize = BUFFER_SIZE;
+  /** Provided buffers the kernel filled that are not given back yet. */
+  buffersHeld = 0;
+  // Streams whose request ended for want of buffers (re-armed as one comes back).
+  #starved: RecvStream[] = [];
   // Requests in flight by slot; slot 0 is the selector's poll.
   readonly #requests: Array<RingRequest | null> = [null];
   readonly #free: number[] = [];
   readonly #fds = new Map<number, RingFd>();
+  readonly #bySock = new WeakMap<Socket, RingFd>();
   #selectorPolled = false;
   #closed = false;
+  // Sockets dropped without close(): their entries go when they are collected.
+  readonly #dropped = new FinalizationRegistry<RingFd>((state) => {
+    if (this.#fds.get(state.fd) === state) this.#forget(state, false);
+  });
 
   /** Records queued for the next enter (runAsync submits them before it idles). */
   get queued(): number {
@@ -111,25 +145,57 @@ export class Uring implements CloseWatcher {
     this.#ring = ring;
     this.#selector = selector;
     this.#io = io;
+    if (multishotAllowed && multishotKernel()) {
+      const memory = new ArrayBuffer(BUFFERS * BUFFER_SIZE);
+      if (ring.setupBuffers(memory, BUFFERS, BUFFER_SIZE) === 0) this.pool = Buffer.from(memory);
+    }
+  }
+
+  /** Arms `stream`'s multishot receive (submitted by the next enter). */
+  armStream(stream: RecvStream): void {
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#requests.length;
+    this.#requests[slot] = stream;
+    stream._slot = slot;
+    this.#push(OP_RECV_MULTI, stream.fd, slot, 0, 0, 0, null);
+  }
+
+  /** Gives provided buffer `bid` back to the kernel (with the next enter). */
+  returnBuffer(bid: number): void {
+    this.buffersHeld--;
+    this.#push(OP_BUF_RETURN, -1, UNTRACKED, bid, 0, 0, null);
+  }
+
+  /** `stream` ran out of provided buffers. */
+  starved(stream: RecvStream): void {
+    this.#starved.push(stream);
+  }
+
+  /** Cancels the request in `slot` (its completion still comes). */
+  cancelSlot(slot: number): void {
+    this.#push(OP_CANCEL, -1, UNTRACKED, slot, 0, 0, null);
   }
 
   /** The state of `sock`'s fd, made on first use. */
   fdState(sock: Socket, fd: number): RingFd {
-    let state = this.#fds.get(fd);
-    if (state === undefined || state.sock !== sock) {
-      // A new Socket over a reused fd number: the old entry is stale.
-      if (state !== undefined) this.#forget(state);
-      state = new RingFd(sock, fd);
-      this.#fds.set(fd, state);
-      addCloseWatcher(sock, this.#ref);
-    }
+    // By socket, not fd: cheaper than a WeakRef's deref on every operation,
+    // and an fd changes only by close or detach, which forget the entry.
+    const known = this.#bySock.get(sock);
+    if (known !== undefined && !known.closed) return known;
+    // A new Socket over a reused fd number: the old entry is stale.
+    const stale = this.#fds.get(fd);
+    if (stale !== undefined) this.#forget(stale);
+    const state = new RingFd(sock, fd);
+    this.#fds.set(fd, state);
+    this.#bySock.set(sock, state);
+    addCloseWatcher(sock, this.#ref);
+    this.#dropped.register(sock, state, state);
     return state;
   }
 
   /** The task whose request is in flight on `fd` for reading (or writing), if any. */
   busyWith(fd: number, reads: boolean): RingRequest | null {
     const state = this.#fds.get(fd);
-    return state === undefined ? null : reads ? state.reader : state.writer;
+    return state === undefined ? null : reads ? state.reader ?? (state.stream?.waiter != null ? state.stream : null) : state.writer;
   }
 
   /** Queues `request` (parking `task` on it): submitted by the next iteration's enter. */
@@ -155,7 +221,7 @@ export class Uring implements CloseWatcher {
   }
 
   #push(op: number, fd: number, user: number, offset: number, length: number, flags: number, buf: Uint8Array | null): void {
-    if (this.#queued === SQ_RECORDS) this.#enter(0);
+    if (this.#queued >= SQ_RECORDS && !this.#reaping) this.#enter(0);
     const sq = this.#sq;
     const at = this.#queued * FIELDS;
     sq[at + F_OP] = op;
@@ -174,6 +240,13 @@ export class Uring implements CloseWatcher {
    * events if its fd polled ready.
    */
   wait(timeout: number | null): void {
+    // Streams that ran out of buffers try again, now that some may be back
+    // (here, not as each comes back: no records queued while reaping).
+    if (this.#starved.length > 0) {
+      const starved = this.#starved;
+      this.#starved = [];
+      for (const stream of starved) if (stream.waiter !== null) stream.arm();
+    }
     if (!this.#selectorPolled) {
       this.#selectorPolled = true;
       this.#push(OP_POLL_IN, this.#selector.fileno(), SELECTOR_POLL, 0, 0, 0, null);
@@ -199,14 +272,19 @@ export class Uring implements CloseWatcher {
     const cq = this.#cq;
     const requests = this.#requests;
     let selectorReady = false;
-    for (let i = 0; i < 2 * n; i += 2) {
+    this.#reaping = true;
+    for (let i = 0; i < 3 * n; i += 3) {
       const user = cq[i]!;
       if (user > 0) {
         const request = requests[user]!;
-        requests[user] = null;
-        this.#free.push(user);
-        request._slot = -1;
-        request._complete(cq[i + 1]!);
+        const flags = cq[i + 2]!;
+        // A multishot request goes on until a completion without MORE.
+        if ((flags & CQE_F_MORE) === 0) {
+          requests[user] = null;
+          this.#free.push(user);
+          request._slot = -1;
+        }
+        request._complete(cq[i + 1]!, flags);
       } else if (user === SELECTOR_POLL) {
         // One-shot, re-armed by the next wait: a re-armed poll reports an
         // fd that is still ready at once, so readiness stays level-triggered.
@@ -214,6 +292,7 @@ export class Uring implements CloseWatcher {
         selectorReady = true;
       }
     }
+    this.#reaping = false;
     return selectorReady;
   }
 
@@ -244,11 +323,18 @@ export class Uring implements CloseWatcher {
   // The socket is going: its waiters wake (their next step throws EBADF),
   // and their requests are cancelled: closing the fd alone would not end
   // them, as the ring holds its own reference to the file.
-  #forget(state: RingFd): void {
+  // `now`: submit the cancels at once (not from a finalizer, outside the loop's run).
+  #forget(state: RingFd, now = true): void {
     this.#fds.delete(state.fd);
-    removeCloseWatcher(state.sock, this.#ref);
+    this.#dropped.unregister(state);
+    const sock = state.sock;
+    if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
     state.closed = true;
     let cancelled = false;
+    if (state.stream !== null) {
+      cancelled = state.stream._slot >= 0;
+      state.stream._socketClosed();
+    }
     for (const request of [state.reader, state.writer]) {
       if (request !== null && request._slot >= 0) {
         request._socketClosed();
@@ -258,7 +344,7 @@ export class Uring implements CloseWatcher {
     // Cancel now, not at the next iteration: a request in flight holds the
     // file, so until then the fd's close would not reach the socket (a
     // listener would go on taking connections, a peer would see no FIN).
-    if (cancelled && !this.#closed) this.#enter(0);
+    if (cancelled && now && !this.#closed) this.#enter(0);
     state.reader = null;
     state.writer = null;
     if (state.accepted !== null) {
@@ -278,7 +364,10 @@ export class Uring implements CloseWatcher {
     this.#closed = true;
     this.#ring.close();
     for (const state of this.#fds.values()) {
-      removeCloseWatcher(state.sock, this.#ref);
+      state.stream?.dropped();
+      this.#dropped.unregister(state);
+      const sock = state.sock;
+      if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
       if (state.accepted !== null) for (const fd of state.accepted) closeFd(fd);
     }
     this.#fds.clear();
@@ -286,6 +375,19 @@ export class Uring implements CloseWatcher {
     this.#free.length = 0;
     this.waiting = 0;
   }
+}
+
+let multishotAllowed = true;
+
+/** @internal For the tests: new rings use one request per receive even where multishot works. */
+export function setUringMultishot(on: boolean): void {
+  multishotAllowed = on;
+}
+
+// Multishot receive over a ring of provided buffers: Linux 6.0.
+function multishotKernel(): boolean {
+  const [major = 0, minor = 0] = release().split('.').map((part) => Number.parseInt(part, 10));
+  return major > 6 || (major === 6 && minor >= 0);
 }
 
 // The whole loop test suite runs once per mode: its setup sets this (LOOP_IO).

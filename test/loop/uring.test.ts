@@ -4,12 +4,14 @@
 // echo, and runAsync.
 import { createHash, randomBytes } from 'node:crypto';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   CancelledError, type Coro, EventLoop, getRunningLoop, ioUringAvailable, OSError, PollSelector, run, sleep,
   Socket, socketpair,
 } from '../../src/index.js';
+import { setUringMultishot } from '../../src/loop/uring.js';
+import { leakedSince, openFds } from '../support/fds.js';
 import { listener, tcpPair } from './support.js';
 
 const IO = 'io_uring' as const;
@@ -54,7 +56,11 @@ describe('io_uring mode: choosing it', () => {
   });
 });
 
-describe.runIf(ioUringAvailable())('io_uring mode', () => {
+// Where the kernel has multishot receive, once with it and once with one request per receive.
+describe.runIf(ioUringAvailable()).each(['multishot', 'single-shot'])('io_uring mode (%s receives)', (receives) => {
+  beforeAll(() => setUringMultishot(receives === 'multishot'));
+  afterAll(() => setUringMultishot(true));
+
   it('says which mode a loop is in, read-only', () => {
     withRingLoop((loop) => {
       expect(loop.io).toBe('io_uring');
@@ -221,6 +227,20 @@ describe.runIf(ioUringAvailable())('io_uring mode', () => {
     });
   });
 
+  it('counts a request once when its task is cancelled and its socket closed in the same turn', () => {
+    withRingLoop((loop) => {
+      const [server] = listener();
+      const accepting = loop.createTask(loop.sockAccept(server));
+      loop.runUntilComplete(sleep(1));
+      accepting.cancel();
+      server.close();
+      expect(loop._uring!.waiting).toBe(0);
+      loop.runUntilComplete(sleep(1));
+      expect(accepting.cancelled()).toBe(true);
+      expect(loop._uring!.waiting).toBe(0);
+    });
+  });
+
   it('closes a listener with an accept in flight at once: the next connect is refused', () => {
     withRingLoop((loop) => {
       const [server, port] = listener();
@@ -256,6 +276,50 @@ describe.runIf(ioUringAvailable())('io_uring mode', () => {
         b.close();
       }
     });
+  });
+
+  it('lets the garbage collector close a socket dropped without close() after the ring used it', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    const loop = new EventLoop({ io: IO });
+    const before = openFds();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if (/unclosed Socket/.test(warning.message)) warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      // Both ends go through the ring (a receive and a send each), then are dropped.
+      (() => {
+        const [a, b] = nonBlockingPair();
+        loop.runUntilComplete((function* (): Coro<void> {
+          const reading = loop.createTask(loop.sockRecv(a, 10));
+          yield* loop.sockSendall(b, Buffer.from('x'));
+          expect((yield* reading).toString()).toBe('x');
+          const back = loop.createTask(loop.sockRecv(b, 10));
+          yield* loop.sockSendall(a, Buffer.from('y'));
+          expect((yield* back).toString()).toBe('y');
+        })());
+      })();
+      expect(leakedSince(before).length).toBe(2);
+      for (let i = 0; i < 50 && leakedSince(before).length > 0; i++) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(leakedSince(before)).toEqual([]);
+      expect(warnings.length).toBe(2);
+      // The loop goes on working.
+      const [c, d] = nonBlockingPair();
+      try {
+        d.send(Buffer.from('z'));
+        expect(loop.runUntilComplete(loop.sockRecv(c, 10)).toString()).toBe('z');
+      } finally {
+        c.close();
+        d.close();
+      }
+    } finally {
+      process.off('warning', onWarning);
+      loop.close();
+    }
   });
 
   it('runs many requests at once, more than one submission batch holds', () => {
