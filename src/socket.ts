@@ -5,7 +5,7 @@
 import { debuglog } from 'node:util';
 
 import { type Address, type AddressOf, familyName, resolveAddress, unixPath } from './address.js';
-import { AF_INET, AF_UNIX, SOCK_DGRAM, SOCK_STREAM, SOMAXCONN } from './constants.js';
+import { AF_INET, AF_UNIX, MSG_PEEK, SOCK_DGRAM, SOCK_STREAM, SOMAXCONN } from './constants.js';
 import { errno as ERRNO, errorFromErrno, OSError } from './errors.js';
 import { native, type NativeAddress } from './native.js';
 import { recvBuffer, takeReceived } from './recv-buffer.js';
@@ -60,6 +60,20 @@ function notifyClosing(sock: Socket): void {
   for (const watcher of watchers) watcher.deref()?.socketClosing(sock);
 }
 
+/**
+ * Bytes a loop already took from the kernel for a socket and nobody has read
+ * yet (the io_uring mode's multishot receive reads ahead). The socket's own
+ * receives return them first, so handing a socket from the loop to plain
+ * `recv()` or an `addReader` callback loses nothing. (For the loop; not
+ * exported from the package.)
+ */
+export interface Unread {
+  /** True while bytes (or a received error) wait to be read. */
+  readonly unread: boolean;
+  /** Takes up to `length` bytes into `out` at 0, or into a new Buffer when `out` is null. */
+  take(out: Uint8Array | null, length: number, peek: boolean): number | Buffer;
+}
+
 const nativeEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'LE' : 'BE';
 
 function fail(rc: number, syscall: string): never {
@@ -102,6 +116,12 @@ export class Socket<F extends number = number> {
   /** The protocol number, usually 0. */
   readonly proto: number;
   #fd: number;
+  /**
+   * @internal What a loop read ahead for this socket, if anything (see
+   * Unread). Weak while the loop is open: a socket must not keep a loop
+   * dropped without close() alive; a closed loop leaves a copy (its own deref).
+   */
+  _unread: { deref(): Unread | undefined } | null = null;
 
   /**
    * Creates a socket (AF_INET, SOCK_STREAM by default), or (with `fileno`)
@@ -240,6 +260,8 @@ export class Socket<F extends number = number> {
     const fd = this.#open('recv');
     checkInt(bufsize, 'bufsize', 0, INT32_MAX);
     checkInt(flags, 'flags', 0, INT32_MAX);
+    const unread = this._unread?.deref();
+    if (unread?.unread) return unread.take(null, bufsize, (flags & MSG_PEEK) !== 0) as Buffer;
     const buf = recvBuffer(bufsize);
     const n = sys.recvInto(fd, buf, 0, bufsize, flags);
     if (n < 0) fail(n, 'recv');
@@ -255,7 +277,10 @@ export class Socket<F extends number = number> {
     if (nbytes > buffer.byteLength) {
       throw new RangeError(`nbytes (${nbytes}) is larger than buffer (${buffer.byteLength} bytes)`);
     }
-    const n = sys.recvInto(fd, buffer, 0, nbytes === 0 ? buffer.byteLength : nbytes, flags);
+    const length = nbytes === 0 ? buffer.byteLength : nbytes;
+    const unread = this._unread?.deref();
+    if (unread?.unread) return unread.take(buffer, length, (flags & MSG_PEEK) !== 0) as number;
+    const n = sys.recvInto(fd, buffer, 0, length, flags);
     if (n < 0) fail(n, 'recv');
     return n;
   }
@@ -265,6 +290,9 @@ export class Socket<F extends number = number> {
     const fd = this.#open('recvfrom');
     checkInt(bufsize, 'bufsize', 0, INT32_MAX);
     checkInt(flags, 'flags', 0, INT32_MAX);
+    // Only stream sockets read ahead; the kernel names no sender for them either.
+    const unread = this._unread?.deref();
+    if (unread?.unread) return [unread.take(null, bufsize, (flags & MSG_PEEK) !== 0) as Buffer, ''];
     const buf = Buffer.allocUnsafe(bufsize);
     const out = sys.recvFrom(fd, buf, 0, bufsize, flags);
     if (typeof out === 'number') fail(out, 'recvfrom');

@@ -140,6 +140,8 @@ export class EventLoop extends BaseEventLoop {
     if (busy !== null) throw fdInUse(fd, busy._taskName, event);
     // A Socket's own close or detach then drops the callback (as it wakes tasks).
     this._io.addCallback(fd, fileobj instanceof Socket ? fileobj : null, event, new Handle(this, cb));
+    // Bytes the ring read ahead go to the callback first (io_uring mode).
+    if (event === EVENT_READ) this._uring?.readerAdded(fd);
   }
 
   #removeCallback(fileobj: FileObject, event: number): boolean {

@@ -131,6 +131,13 @@ export class IoWatcher implements CloseWatcher {
     else state.writeCallback = handle;
   }
 
+  /** Queues `fd`'s read callback as if select said readable; false if it has none. */
+  queueReadCallback(fd: number): boolean {
+    const handle = this.#fds.get(fd)?.readCallback ?? null;
+    if (handle !== null) this.#enqueue(handle);
+    return handle !== null;
+  }
+
   /** Removes `fd`'s callback for `event`, narrowing its registration at once; false if there was none. */
   removeCallback(fd: number, event: number): boolean {
     const state = this.#fds.get(fd);

@@ -5,10 +5,12 @@
 // takes it, so a cancelled reader loses nothing (the bytes never were its).
 // Bounded: a socket holding MAX_QUEUED bytes nobody reads is disarmed (the
 // rest stays in the kernel) and armed again when a reader has emptied it.
+import { release } from 'node:os';
+
 import { errno, errorFromErrno } from '../errors.js';
 import { EVENT_READ } from '../selector.js';
 import { SOCK_STREAM } from '../constants.js';
-import { Socket } from '../socket.js';
+import { Socket, type Unread } from '../socket.js';
 import { checkBytes, checkInt, INT32_MAX } from '../validate.js';
 import type { Coro } from './futures.js';
 import type { IoWatcher } from './io.js';
@@ -25,6 +27,19 @@ const BUFFER_SHIFT = 16;
 const MAX_QUEUED = 64 * 1024;
 const SMALL_COPY = 128;
 
+let multishotAllowed = true;
+
+/** @internal For the tests: new rings use one request per receive even where multishot works. */
+export function setUringMultishot(on: boolean): void {
+  multishotAllowed = on;
+}
+
+/** Whether a new ring sets up provided buffers: multishot receive needs Linux 6.0. */
+export function multishotWanted(): boolean {
+  const [major = 0] = release().split('.').map((part) => Number.parseInt(part, 10));
+  return multishotAllowed && major >= 6;
+}
+
 /**
  * Whether `sock`'s receives go through a RecvStream: stream sockets where the
  * ring has provided buffers. Not datagrams: each read must return one
@@ -37,7 +52,7 @@ export function streams(ring: Uring, sock: unknown): boolean {
 const PARKED_STEP: IteratorResult<unknown, never> = Object.freeze({ done: false, value: PARKED });
 
 /** A socket's multishot receive and the bytes it brought that nobody took yet. */
-export class RecvStream implements RingRequest {
+export class RecvStream implements RingRequest, Unread {
   /** @internal */ _slot = -1;
   // Queued chunks as [buffer id, start, end] triples from #head on.
   #chunks: number[] = [];
@@ -61,6 +76,27 @@ export class RecvStream implements RingRequest {
     return this.#queued > 0 || this.#eof || this.#error !== 0;
   }
 
+  /** Bytes or an error that the kernel will not give again (the socket's own receives take them first). */
+  get unread(): boolean {
+    return this.#queued > 0 || this.#error !== 0;
+  }
+
+  /** The request is in flight (bytes may still come). */
+  get armed(): boolean {
+    return this._slot >= 0;
+  }
+
+  /**
+   * An fd callback (addReader) takes the socket over: stop reading ahead.
+   * What came already stays queued for the socket's own receives.
+   */
+  disarm(): void {
+    if (this._slot >= 0 && !this.#cancelling) {
+      this.#cancelling = true;
+      this.ring.cancelSlot(this._slot);
+    }
+  }
+
   /** Arms the request if it is not (a reader waits for bytes). */
   arm(): void {
     if (this._slot < 0 && !this.#closed) {
@@ -71,10 +107,10 @@ export class RecvStream implements RingRequest {
 
   /**
    * Copies up to `length` queued bytes into `out` at 0 (a fresh Buffer when
-   * `out` is null) and gives spent buffers back; at end of file, 0 bytes;
-   * a recorded error is thrown once.
+   * `out` is null) and gives spent buffers back (not when `peek`); at end of
+   * file, 0 bytes; a recorded error is thrown once.
    */
-  take(out: Uint8Array | null, length: number): number | Buffer {
+  take(out: Uint8Array | null, length: number, peek = false): number | Buffer {
     if (this.#queued === 0) {
       if (this.#error !== 0) {
         const err = this.#error;
@@ -88,8 +124,8 @@ export class RecvStream implements RingRequest {
     const pool = this.ring.pool!;
     const chunks = this.#chunks;
     let got = 0;
+    let at = this.#head;
     while (got < n) {
-      const at = this.#head;
       const bid = chunks[at]!;
       const start = chunks[at + 1]!;
       const end = chunks[at + 2]!;
@@ -102,13 +138,16 @@ export class RecvStream implements RingRequest {
         target.set(pool.subarray(base + start, base + start + step), got);
       }
       got += step;
-      if (start + step === end) {
+      if (peek) {
+        at += 3;
+      } else if (start + step === end) {
         this.ring.returnBuffer(bid);
-        this.#head += 3;
+        this.#head = at += 3;
       } else {
         chunks[at + 1] = start + step;
       }
     }
+    if (peek) return out === null ? target as Buffer : n;
     this.#queued -= n;
     if (this.#head === chunks.length) {
       chunks.length = 0;
@@ -169,6 +208,11 @@ export class RecvStream implements RingRequest {
     waiter?._wakeUp();
   }
 
+  /** What is still unread, copied out of the ring's buffers (for after the ring is gone). */
+  leftover(): Leftover {
+    return new Leftover(this.#queued > 0 ? this.take(null, this.#queued) as Buffer : Buffer.alloc(0), this.#error);
+  }
+
   /** The loop's ring closed: the kernel dropped the request and the buffers with it. */
   dropped(): void {
     this.#closed = true;
@@ -177,6 +221,34 @@ export class RecvStream implements RingRequest {
 
   /** @internal Unused: the stream itself never parks a task. */
   _unpark(): void {}
+}
+
+/** Bytes read ahead that outlived their loop: the socket's own receives take them. */
+class Leftover implements Unread {
+  #offset = 0;
+  constructor(private readonly bytes: Buffer, private error: number) {}
+
+  get unread(): boolean {
+    return this.#offset < this.bytes.length || this.error !== 0;
+  }
+
+  take(out: Uint8Array | null, length: number, peek: boolean): number | Buffer {
+    if (this.#offset === this.bytes.length) {
+      const err = this.error;
+      this.error = 0;
+      throw errorFromErrno(err, 'recv');
+    }
+    const part = this.bytes.subarray(this.#offset, this.#offset + length);
+    if (!peek) this.#offset += part.length;
+    if (out === null) return Buffer.from(part);
+    out.set(part);
+    return part.length;
+  }
+
+  /** Held strongly by the socket: the same shape as the open loop's WeakRef. */
+  deref(): this {
+    return this;
+  }
 }
 
 /** sockRecv / sockRecvInto over a socket's RecvStream. */
@@ -207,6 +279,7 @@ export class StreamRecvOp<T extends number | Buffer> implements Coro<T> {
       this.io.checkNoCallback(this.#fd, EVENT_READ);
       const state = this.#state = this.ring.fdState(this.sock, this.#fd);
       stream = this.#stream = state.stream ??= new RecvStream(this.ring, this.#fd);
+      this.sock._unread = new WeakRef(stream);
       if (stream.waiter !== null || state.reader !== null) {
         throw new Error(`fd ${this.#fd} already has a task waiting to read; two tasks reading one socket at once would race`);
       }

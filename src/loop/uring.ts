@@ -9,7 +9,6 @@
 // wake-up pipe, tasks parked on fds): the selector's own epoll fd is polled
 // on the ring, so that one io_uring_enter waits for both, and the selector is
 // asked (select(0)) only in the iterations where it has something.
-import { release } from 'node:os';
 
 import { errorFromErrno } from '../errors.js';
 import {
@@ -21,7 +20,7 @@ import type { Socket } from '../socket.js';
 import { describe } from '../validate.js';
 import type { FdState, IoWatcher } from './io.js';
 import type { Parking, Task } from './task.js';
-import type { RecvStream } from './uring-stream.js';
+import { multishotWanted, type RecvStream } from './uring-stream.js';
 
 /** The loop's I/O mode: readiness over a Selector, or completions over an io_uring. */
 export type IoMode = 'selector' | 'io_uring';
@@ -122,6 +121,9 @@ export class Uring implements CloseWatcher {
   buffersHeld = 0;
   // Streams whose request ended for want of buffers (re-armed as one comes back).
   #starved: RecvStream[] = [];
+  // Streams of fds an addReader callback took over, while they hold (or may
+  // still get) bytes read ahead: the callback runs for those as for readiness.
+  readonly #handedOver = new Set<RecvStream>();
   // Requests in flight by slot; slot 0 is the selector's poll.
   readonly #requests: Array<RingRequest | null> = [null];
   readonly #free: number[] = [];
@@ -145,7 +147,7 @@ export class Uring implements CloseWatcher {
     this.#ring = ring;
     this.#selector = selector;
     this.#io = io;
-    if (multishotAllowed && multishotKernel()) {
+    if (multishotWanted()) {
       const memory = new ArrayBuffer(BUFFERS * BUFFER_SIZE);
       if (ring.setupBuffers(memory, BUFFERS, BUFFER_SIZE) === 0) this.pool = Buffer.from(memory);
     }
@@ -162,6 +164,8 @@ export class Uring implements CloseWatcher {
   /** Gives provided buffer `bid` back to the kernel (with the next enter). */
   returnBuffer(bid: number): void {
     this.buffersHeld--;
+    // After close the kernel has let go of them all (bytes read ahead stay readable).
+    if (this.#closed) return;
     this.#push(OP_BUF_RETURN, -1, UNTRACKED, bid, 0, 0, null);
   }
 
@@ -190,6 +194,14 @@ export class Uring implements CloseWatcher {
     addCloseWatcher(sock, this.#ref);
     this.#dropped.register(sock, state, state);
     return state;
+  }
+
+  /** An addReader callback now owns reading `fd`: stop reading ahead, hand over what came. */
+  readerAdded(fd: number): void {
+    const stream = this.#fds.get(fd)?.stream;
+    if (stream == null) return;
+    stream.disarm();
+    this.#handedOver.add(stream);
   }
 
   /** The task whose request is in flight on `fd` for reading (or writing), if any. */
@@ -247,6 +259,7 @@ export class Uring implements CloseWatcher {
       this.#starved = [];
       for (const stream of starved) if (stream.waiter !== null) stream.arm();
     }
+    if (this.#handedOver.size > 0 && this.#runHandedOver()) timeout = 0;
     if (!this.#selectorPolled) {
       this.#selectorPolled = true;
       this.#push(OP_POLL_IN, this.#selector.fileno(), SELECTOR_POLL, 0, 0, 0, null);
@@ -255,6 +268,21 @@ export class Uring implements CloseWatcher {
       const events = this.#selector.select(0);
       if (events.length > 0) this.#io.dispatch(events);
     }
+  }
+
+  // Bytes read ahead are readiness the selector cannot see: queue the fd's
+  // read callback for them (level-triggered, until read). True if one was.
+  #runHandedOver(): boolean {
+    let queued = false;
+    for (const stream of this.#handedOver) {
+      if (stream.unread) {
+        if (this.#io.queueReadCallback(stream.fd)) queued = true;
+        else this.#handedOver.delete(stream); // the callback went: the bytes wait for a read
+      } else if (!stream.armed) {
+        this.#handedOver.delete(stream);
+      }
+    }
+    return queued;
   }
 
   // One io_uring_enter; true if the selector's fd polled ready.
@@ -364,9 +392,11 @@ export class Uring implements CloseWatcher {
     this.#closed = true;
     this.#ring.close();
     for (const state of this.#fds.values()) {
+      const sock = state.sock;
+      // Bytes read ahead stay the socket's (copied out: the ring's memory goes).
+      if (sock !== undefined && state.stream?.unread) sock._unread = state.stream.leftover();
       state.stream?.dropped();
       this.#dropped.unregister(state);
-      const sock = state.sock;
       if (sock !== undefined) removeCloseWatcher(sock, this.#ref);
       if (state.accepted !== null) for (const fd of state.accepted) closeFd(fd);
     }
@@ -375,19 +405,6 @@ export class Uring implements CloseWatcher {
     this.#free.length = 0;
     this.waiting = 0;
   }
-}
-
-let multishotAllowed = true;
-
-/** @internal For the tests: new rings use one request per receive even where multishot works. */
-export function setUringMultishot(on: boolean): void {
-  multishotAllowed = on;
-}
-
-// Multishot receive over a ring of provided buffers: Linux 6.0.
-function multishotKernel(): boolean {
-  const [major = 0, minor = 0] = release().split('.').map((part) => Number.parseInt(part, 10));
-  return major > 6 || (major === 6 && minor >= 0);
 }
 
 // The whole loop test suite runs once per mode: its setup sets this (LOOP_IO).

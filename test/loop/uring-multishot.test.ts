@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import {
-  AF_INET, type Coro, EventLoop, ioUringAvailable, OSError, SOCK_DGRAM, sleep, Socket, socketpair,
+  AF_INET, type Coro, Event, EventLoop, ioUringAvailable, MSG_PEEK, OSError, SOCK_DGRAM, sleep, Socket, socketpair,
 } from '../../src/index.js';
 
 function withStreamLoop<T>(body: (loop: EventLoop) => T): T {
@@ -212,6 +212,89 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
           a.close();
           expect((yield* loop.sockRecv(b, 10)).length).toBe(0); // EOF
         })());
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+
+  it('gives bytes read ahead to the socket\'s own recv, recvInto (also MSG_PEEK) and recvfrom first, in order', () => {
+    withStreamLoop((loop) => {
+      const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
+      try {
+        loop.runUntilComplete((function* (): Coro<void> {
+          b.send(Buffer.from('0'));
+          yield* loop.sockRecv(a, 1); // armed from here on
+          b.send(Buffer.from('abcdefgh'));
+          yield* sleep(1); // read ahead into the ring: the kernel holds nothing now
+          expect(loop._uring!.buffersHeld).toBeGreaterThan(0);
+        })());
+        const peek = Buffer.alloc(3);
+        expect(a.recvInto(peek, 0, MSG_PEEK)).toBe(3);
+        expect(peek.toString()).toBe('abc');
+        expect(a.recv(2).toString()).toBe('ab');
+        const into = Buffer.alloc(3);
+        expect(a.recvInto(into)).toBe(3);
+        expect(into.toString()).toBe('cde');
+        expect(a.recvfrom(100)[0].toString()).toBe('fgh');
+        expect(loop._uring!.buffersHeld).toBe(0);
+        b.send(Buffer.from('ij')); // then the kernel's bytes, as before
+        expect(a.recv(100).toString()).toBe('ij');
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+
+  it('leaves bytes read ahead readable by the socket after its loop is closed', () => {
+    const [a, b] = nonBlockingPair();
+    try {
+      withStreamLoop((loop) => {
+        loop.runUntilComplete((function* (): Coro<void> {
+          b.send(Buffer.from('0'));
+          yield* loop.sockRecv(a, 1);
+          b.send(Buffer.from('kept'));
+          yield* sleep(1);
+          expect(loop._uring!.buffersHeld).toBeGreaterThan(0);
+        })());
+      });
+      expect(a.recv(100).toString()).toBe('kept');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('runs an addReader callback for bytes read ahead before it was added, then for the kernel\'s, losing none', () => {
+    withStreamLoop((loop) => {
+      const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
+      try {
+        const got = loop.runUntilComplete((function* (): Coro<string> {
+          b.send(Buffer.from('0'));
+          yield* loop.sockRecv(a, 1);
+          b.send(Buffer.from('abcdef'));
+          yield* sleep(1);
+          expect(loop._uring!.buffersHeld).toBeGreaterThan(0);
+          let text = '';
+          const done = new Event();
+          loop.addReader(a, () => {
+            const chunk = a.recv(2); // small reads: the callback must come back while bytes wait
+            text += chunk.toString();
+            if (text === 'abcdef') b.send(Buffer.from('ghi'));
+            if (text.length === 9) {
+              loop.removeReader(a);
+              done.set();
+            }
+          });
+          yield* done.wait();
+          return text;
+        })());
+        expect(got).toBe('abcdefghi');
+        expect(loop._uring!.buffersHeld).toBe(0);
       } finally {
         a.close();
         b.close();

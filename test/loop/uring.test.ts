@@ -10,7 +10,7 @@ import {
   CancelledError, type Coro, EventLoop, getRunningLoop, ioUringAvailable, OSError, PollSelector, run, sleep,
   Socket, socketpair,
 } from '../../src/index.js';
-import { setUringMultishot } from '../../src/loop/uring.js';
+import { setUringMultishot } from '../../src/loop/uring-stream.js';
 import { leakedSince, openFds } from '../support/fds.js';
 import { listener, tcpPair } from './support.js';
 
