@@ -18,7 +18,7 @@ import { SendfileOp } from './sendfile.js';
 import { RecvfromOp, SendtoOp } from './sock-dgram.js';
 import { RecvOp, SendallOp, sockAccept, sockConnect } from './sock-ops.js';
 import { RingAcceptOp, RingConnectOp, RingRecvOp, RingSendallOp } from './uring-ops.js';
-import { StreamRecvOp, streams } from './uring-stream.js';
+import { StreamRecvOp, streams, streamsInto } from './uring-stream.js';
 import type { Coro } from './futures.js';
 import { type Awaitable, describeError, type Task } from './task.js';
 import { Handle } from './timers.js';
@@ -228,7 +228,7 @@ export class EventLoop extends BaseEventLoop {
   sockRecvInto(sock: Socket, buf: Uint8Array): Coro<number> {
     const ring = this._uring;
     if (ring !== null) {
-      return streams(ring, sock) ? new StreamRecvOp<number>(this, ring, this._io, sock, buf, false)
+      return streamsInto(ring, sock, buf) ? new StreamRecvOp<number>(this, ring, this._io, sock, buf, false)
         : new RingRecvOp<number>(this, ring, this._io, sock, buf, false);
     }
     return new RecvOp<number>(this, this._io, sock, buf, false);

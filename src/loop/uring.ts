@@ -179,6 +179,12 @@ export class Uring implements CloseWatcher {
     this.#push(OP_CANCEL, -1, UNTRACKED, slot, 0, 0, null);
   }
 
+  /** `sock`'s multishot receive, if a read made one. */
+  streamOf(sock: Socket): RecvStream | null {
+    const state = this.#bySock.get(sock);
+    return state === undefined || state.closed ? null : state.stream;
+  }
+
   /** The state of `sock`'s fd, made on first use. */
   fdState(sock: Socket, fd: number): RingFd {
     // By socket, not fd: cheaper than a WeakRef's deref on every operation,

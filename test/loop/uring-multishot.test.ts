@@ -302,6 +302,41 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
     });
   });
 
+  it('keeps the order when sockRecvInto into a big buffer switches a socket from read-ahead to reading straight into it', () => {
+    withStreamLoop((loop) => {
+      const [a, b] = nonBlockingPair();
+      bounded(loop, a, b);
+      try {
+        const payload = randomBytes(300 * 1024);
+        const got = loop.runUntilComplete((function* (): Coro<Buffer> {
+          b.send(Buffer.from('0'));
+          yield* loop.sockRecv(a, 1); // armed: what follows is read ahead
+          b.send(Buffer.from('abc'));
+          yield* sleep(1);
+          expect(loop._uring!.buffersHeld).toBeGreaterThan(0);
+          const sender = loop.createTask(loop.sockSendall(b, payload));
+          const parts: Buffer[] = [];
+          const buf = Buffer.alloc(64 * 1024);
+          let total = 0;
+          while (total < 3 + payload.length) {
+            const n = yield* loop.sockRecvInto(a, buf);
+            parts.push(Buffer.from(buf.subarray(0, n)));
+            total += n;
+          }
+          yield* sender;
+          return Buffer.concat(parts);
+        })());
+        expect(got.subarray(0, 3).toString()).toBe('abc');
+        expect(createHash('sha256').update(got.subarray(3)).digest('hex'))
+          .toBe(createHash('sha256').update(payload).digest('hex'));
+        expect(loop._uring!.buffersHeld).toBe(0);
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+
   it('receives datagrams one whole datagram per read, even larger than a provided buffer', () => {
     withStreamLoop((loop) => {
       const a = new Socket(AF_INET, SOCK_DGRAM);
