@@ -8,7 +8,7 @@ import {
   ConnectionRefusedError, type Coro, EVENT_READ, EVENT_WRITE, EventLoop, getRunningLoop, OSError, run,
   Selector, sleep, Socket, socketpair, SO_SNDBUF, SOL_SOCKET,
 } from '../../src/index.js';
-import { listener, tcpPair } from './support.js';
+import { listener, nonBlockingPair, tcpPair } from './support.js';
 
 /**
  * A loop over a selector the test can inspect; both closed after `body`.
@@ -22,13 +22,6 @@ function withInspectableLoop<T>(body: (loop: EventLoop, selector: Selector) => T
   } finally {
     loop.close();
   }
-}
-
-function nonBlockingPair(): [Socket, Socket] {
-  const [a, b] = socketpair();
-  a.setBlocking(false);
-  b.setBlocking(false);
-  return [a, b];
 }
 
 describe('socket operations', () => {

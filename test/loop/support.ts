@@ -1,9 +1,9 @@
 // Helpers for the loop's tests.
-import { EventLoop, type ExceptionContext, Socket, createServer, type Coro } from '../../src/index.js';
+import { EventLoop, type EventLoopOptions, type ExceptionContext, Socket, createServer, socketpair, type Coro } from '../../src/index.js';
 
-/** Runs `body` with a fresh loop that is closed afterwards, whatever happens. */
-export function withLoop<T>(body: (loop: EventLoop) => T): T {
-  const loop = new EventLoop();
+/** Runs `body` with a fresh loop (of `options`) that is closed afterwards, whatever happens. */
+export function withLoop<T>(body: (loop: EventLoop) => T, options?: EventLoopOptions): T {
+  const loop = new EventLoop(options);
   try {
     return body(loop);
   } finally {
@@ -56,4 +56,19 @@ export function* tcpPair(loop: EventLoop): Coro<[Socket, Socket]> {
   } finally {
     server.close();
   }
+}
+
+/** A connected non-blocking Unix socket pair. */
+export function nonBlockingPair(): [Socket, Socket] {
+  const [a, b] = socketpair();
+  a.setBlocking(false);
+  b.setBlocking(false);
+  return [a, b];
+}
+
+/** A lost byte would leave a read waiting forever: close `socks` after a while, so it fails instead (EBADF). */
+export function bounded(loop: EventLoop, ...socks: Socket[]): void {
+  loop.callLater(10_000, () => {
+    for (const sock of socks) sock.close();
+  });
 }

@@ -12,32 +12,11 @@ import {
 } from '../../src/index.js';
 import { setUringMultishot } from '../../src/loop/uring-stream.js';
 import { leakedSince, openFds } from '../support/fds.js';
-import { listener, tcpPair } from './support.js';
+import { bounded, listener, nonBlockingPair, tcpPair, withLoop } from './support.js';
 
 const IO = 'io_uring' as const;
 
-function withRingLoop<T>(body: (loop: EventLoop) => T): T {
-  const loop = new EventLoop({ io: IO });
-  try {
-    return body(loop);
-  } finally {
-    loop.close();
-  }
-}
-
-/** A lost byte would leave a read waiting forever: close `socks` after a while, so it fails instead (EBADF). */
-function bounded(loop: EventLoop, ...socks: Socket[]): void {
-  loop.callLater(10_000, () => {
-    for (const sock of socks) sock.close();
-  });
-}
-
-function nonBlockingPair(): [Socket, Socket] {
-  const [a, b] = socketpair();
-  a.setBlocking(false);
-  b.setBlocking(false);
-  return [a, b];
-}
+const withRingLoop = <T>(body: (loop: EventLoop) => T): T => withLoop(body, { io: IO });
 
 describe('io_uring mode: choosing it', () => {
   it('reports whether it is available as a boolean, the same each time', () => {
