@@ -328,9 +328,9 @@ export abstract class BaseEventLoop implements LoopCore {
     this.#idleDriver = driver;
   }
 
-  /** @internal True when something is queued to run (or, in io_uring mode, to submit). */
+  /** @internal True when something is queued to run (or, in io_uring mode, to submit or hand to a reader). */
   _hasReadyWork(): boolean {
-    return this.#ready.length > 0 || (this.#uring !== null && this.#uring.queued > 0);
+    return this.#ready.length > 0 || (this.#uring !== null && (this.#uring.queued > 0 || this.#uring.handOverPending));
   }
 
   /** @internal The earliest timer's deadline, or Infinity. */

@@ -140,6 +140,12 @@ export class Uring implements CloseWatcher {
   get queued(): number {
     return this.#queued;
   }
+  /** Bytes read ahead wait for an addReader callback: runAsync must iterate again, not idle. */
+  get handOverPending(): boolean {
+    for (const stream of this.#handedOver) if (stream.unread) return true;
+    return false;
+  }
+
   /** Tasks waiting on a request in flight (for the loop's "would wait forever" check). */
   waiting = 0;
 

@@ -9,28 +9,9 @@ import {
   AF_INET, type Coro, Event, EventLoop, ioUringAvailable, MSG_PEEK, OSError, SOCK_DGRAM, sleep, Socket, socketpair,
 } from '../../src/index.js';
 
-function withStreamLoop<T>(body: (loop: EventLoop) => T): T {
-  const loop = new EventLoop({ io: 'io_uring' });
-  try {
-    return body(loop);
-  } finally {
-    loop.close();
-  }
-}
+import { bounded, nonBlockingPair, withLoop } from './support.js';
 
-/** A lost byte would leave a read waiting forever: close `socks` after a while, so it fails instead (EBADF). */
-function bounded(loop: EventLoop, ...socks: Socket[]): void {
-  loop.callLater(10_000, () => {
-    for (const sock of socks) sock.close();
-  });
-}
-
-function nonBlockingPair(): [Socket, Socket] {
-  const [a, b] = socketpair();
-  a.setBlocking(false);
-  b.setBlocking(false);
-  return [a, b];
-}
+const withStreamLoop = <T>(body: (loop: EventLoop) => T): T => withLoop(body, { io: 'io_uring' });
 
 // The kernels without multishot receive use one request per read (uring.test.ts).
 const multishot = ioUringAvailable() && (() => {
@@ -300,6 +281,39 @@ describe.runIf(multishot)('io_uring mode: multishot receive', () => {
         b.close();
       }
     });
+  });
+
+  it('hands bytes read ahead to an addReader callback under runAsync too, inside Node\'s own loop', async () => {
+    const loop = new EventLoop({ io: 'io_uring' });
+    const [a, b] = nonBlockingPair();
+    bounded(loop, a, b);
+    try {
+      const got = await loop.runAsync((function* (): Coro<string> {
+        b.send(Buffer.from('0'));
+        yield* loop.sockRecv(a, 1);
+        b.send(Buffer.from('abcdef'));
+        yield* sleep(1);
+        expect(loop._uring!.buffersHeld).toBeGreaterThan(0);
+        let text = '';
+        const done = new Event();
+        loop.addReader(a, () => {
+          text += a.recv(2).toString();
+          if (text === 'abcdef') b.send(Buffer.from('ghi'));
+          if (text.length === 9) {
+            loop.removeReader(a);
+            done.set();
+          }
+        });
+        yield* done.wait();
+        return text;
+      })());
+      expect(got).toBe('abcdefghi');
+      expect(loop._uring!.buffersHeld).toBe(0);
+    } finally {
+      a.close();
+      b.close();
+      loop.close();
+    }
   });
 
   it('keeps the order when sockRecvInto into a big buffer switches a socket from read-ahead to reading straight into it', () => {
